@@ -1,0 +1,349 @@
+"""Model folders: safe, self-describing files for a trained network.
+
+A model folder holds
+
+- ``model.npz``: the weights and biases ``W0, b0, W1, b1, ...`` as plain
+  float arrays (no pickle; written byte-reproducibly, see ``array_files``);
+- ``model.json``: the architecture and layer sizes, a manifest of every array
+  (shape, dtype, SHA-256), and for a trained model the loss, task, feature
+  names and expressions, standardisation ``mean``/``std``, classes, the model
+  config it was trained with, a history summary and the hepmlp/NumPy versions;
+- ``history.csv`` (trained models): ``epoch, train_loss, validation_loss,
+  learning_rate, seconds``, one row per epoch.
+
+Loading never unpickles and checks the arrays against ``model.json``: a
+missing, truncated, mismatched or altered file raises ``UserError`` naming the
+file and the disagreement, so a damaged model can never give silently wrong
+scores.  All files of one save appear together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from hepmlp import __version__
+from hepmlp.errors import UserError
+from hepmlp.io.array_files import manifest, read_arrays, write_arrays
+from hepmlp.outputs import atomic_outputs
+
+if TYPE_CHECKING:
+    from hepmlp.nn import MLP
+
+FORMAT = "hepmlp-model"
+FORMAT_VERSION = 1
+ARRAYS_FILE = "model.npz"
+METADATA_FILE = "model.json"
+HISTORY_FILE = "history.csv"
+HISTORY_COLUMNS = ("epoch", "train_loss", "validation_loss", "learning_rate", "seconds")
+
+
+# --------------------------------------------------------------------------- paths and JSON
+def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``(model.npz, model.json)`` for a model folder, or for ``X.npz`` -> ``(X.npz, X.json)``."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        return path, path.with_suffix(".json")
+    return path / ARRAYS_FILE, path / METADATA_FILE
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types; non-finite floats become ``null``."""
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _read_metadata(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"{path} does not exist: the model folder is incomplete; retrain or copy the whole folder")
+    try:
+        metadata = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON ({error}); retrain the model or restore the file") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise UserError(f"{path} is not a hepmlp model description (no \"format\": \"{FORMAT}\")")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise UserError(
+            f"{path} has format_version {metadata.get('format_version')!r}; this hepmlp reads version "
+            f"{FORMAT_VERSION}: retrain the model with this version"
+        )
+    return metadata
+
+
+def _require(metadata: dict, keys: tuple[str, ...], path: Path) -> None:
+    missing = [key for key in keys if key not in metadata]
+    if missing:
+        raise UserError(f"{path} lacks key(s) {', '.join(missing)}; retrain the model or restore the file")
+
+
+def versions() -> dict[str, str]:
+    """Versions recorded in every ``model.json``."""
+    return {"hepmlp": __version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+# --------------------------------------------------------------------------- the network alone
+def _network_metadata(mlp: MLP) -> tuple[dict, dict[str, np.ndarray]]:
+    arrays = mlp.to_arrays()
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": _jsonable(mlp.architecture()),
+        "layer_sizes": [int(size) for size in mlp.layer_sizes],
+        "arrays": manifest(arrays),
+        "versions": versions(),
+    }
+    return metadata, arrays
+
+
+def expected_array_shapes(layer_sizes: list[int]) -> dict[str, list[int]]:
+    """``W{i}``: ``(n_{i}, n_{i+1})`` and ``b{i}``: ``(n_{i+1},)`` for layer sizes ``n_0 .. n_L``."""
+    shapes: dict[str, list[int]] = {}
+    for index, (n_in, n_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+        shapes[f"W{index}"] = [n_in, n_out]
+        shapes[f"b{index}"] = [n_out]
+    return shapes
+
+
+def _load_network(npz_path: Path, json_path: Path, metadata: dict) -> MLP:
+    from hepmlp.nn import MLP
+
+    _require(metadata, ("architecture", "layer_sizes", "arrays"), json_path)
+    layer_sizes = metadata["layer_sizes"]
+    record = metadata["arrays"]
+    if not isinstance(record, dict) or not isinstance(layer_sizes, list) or len(layer_sizes) < 2:
+        raise UserError(f"{json_path}: \"layer_sizes\" or \"arrays\" is malformed; retrain the model")
+    shapes = expected_array_shapes(layer_sizes)
+    if set(shapes) != set(record):
+        raise UserError(
+            f"{json_path}: layer_sizes {layer_sizes} need arrays {', '.join(shapes)}, but the array "
+            f"manifest lists {', '.join(record)}; the files do not belong together"
+        )
+    for name, shape in shapes.items():
+        if list(record[name].get("shape", [])) != shape:
+            raise UserError(
+                f"{json_path}: layer_sizes {layer_sizes} need {name} of shape {shape}, but the array "
+                f"manifest says {record[name].get('shape')}; the files do not belong together"
+            )
+    arrays = read_arrays(npz_path, record)
+    try:
+        mlp = MLP.from_arrays(metadata["architecture"], arrays)
+    except (ValueError, TypeError, KeyError) as error:
+        raise UserError(f"{json_path}: the architecture does not fit the arrays in {npz_path.name} ({error})") from None
+    if [int(size) for size in mlp.layer_sizes] != [int(size) for size in layer_sizes]:
+        raise UserError(
+            f"{json_path}: the architecture builds layers {list(mlp.layer_sizes)} but layer_sizes says "
+            f"{layer_sizes}; the file was edited by hand"
+        )
+    return mlp
+
+
+def save_model(mlp: MLP, path: str | os.PathLike) -> None:
+    """Save the network alone (architecture + arrays) to a folder or to ``X.npz`` (+ ``X.json``)."""
+    npz_path, json_path = model_paths(path)
+    metadata, arrays = _network_metadata(mlp)
+    with atomic_outputs(npz_path, json_path) as (npz_tmp, json_tmp):
+        write_arrays(npz_tmp, arrays)
+        json_tmp.write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+def load_model(path: str | os.PathLike) -> MLP:
+    """The network saved by ``save_model`` or ``save_trained`` at ``path`` (folder or ``X.npz``)."""
+    npz_path, json_path = model_paths(path)
+    return _load_network(npz_path, json_path, _read_metadata(json_path))
+
+
+# --------------------------------------------------------------------------- trained models
+def history_frame(history: Any) -> pd.DataFrame:
+    """Per-epoch table from a ``History`` (or its ``as_dict()``), epochs numbered from 1."""
+    record = history.as_dict() if hasattr(history, "as_dict") else dict(history)
+    train = list(record.get("train_loss") or [])
+    n_epochs = len(train)
+
+    def column(name: str) -> list[float]:
+        values = list(record.get(name) or [])
+        values = [math.nan if value is None else float(value) for value in values]
+        return values + [math.nan] * (n_epochs - len(values))
+
+    return pd.DataFrame(
+        {
+            "epoch": np.arange(1, n_epochs + 1, dtype=np.int64),
+            "train_loss": column("train_loss"),
+            "validation_loss": column("validation_loss"),
+            "learning_rate": column("learning_rate"),
+            "seconds": column("seconds"),
+        }
+    )
+
+
+def history_summary(history: Any, table: pd.DataFrame) -> dict:
+    """Epochs, best epoch, stop reason, final losses and training time."""
+    record = history.as_dict() if hasattr(history, "as_dict") else dict(history)
+    return _jsonable(
+        {
+            "epochs": len(table),
+            "best_epoch": record.get("best_epoch"),
+            "stop_reason": record.get("stop_reason"),
+            "damped_steps": record.get("damped_steps"),
+            "final_train_loss": table["train_loss"].iloc[-1] if len(table) else None,
+            "final_validation_loss": table["validation_loss"].iloc[-1] if len(table) else None,
+            "train_seconds": float(np.nansum(table["seconds"])) if len(table) else 0.0,
+        }
+    )
+
+
+def save_trained(
+    folder: str | os.PathLike, mlp: MLP, *, info: dict, model_config: dict, loss: str, history: Any
+) -> None:
+    """Write ``model.npz``, ``model.json`` and ``history.csv`` of a trained model to ``folder``.
+
+    ``info`` is the dataset's ``dataset.json`` (features, expressions, classes,
+    standardisation, task, ...); ``model_config`` the config entry the model
+    was trained with; ``history`` the ``History`` returned by training.
+    """
+    folder = Path(folder)
+    features = list(info["features"])
+    mean = [float(value) for value in info["standardisation"]["mean"]]
+    std = [float(value) for value in info["standardisation"]["std"]]
+    n_inputs = int(mlp.layer_sizes[0])
+    if not len(features) == len(mean) == len(std) == n_inputs:
+        raise ValueError(
+            f"network has {n_inputs} inputs but the dataset has {len(features)} features, "
+            f"{len(mean)} means and {len(std)} standard deviations"
+        )
+    metadata, arrays = _network_metadata(mlp)
+    table = history_frame(history)
+    metadata.update(
+        {
+            "name": folder.resolve().name,
+            "task": info.get("task", "classification"),
+            "loss": loss,
+            "features": features,
+            "expressions": {name: info["expressions"][name] for name in features},
+            "standardisation": {"mean": mean, "std": std},
+            "classes": list(info.get("classes") or []),
+            "model_config": _jsonable(model_config),
+            "history": history_summary(history, table),
+            "dataset": _jsonable(
+                {key: info[key] for key in ("split", "luminosity", "target", "truth", "raw") if key in info}
+            ),
+        }
+    )
+    npz_path, json_path = model_paths(folder)
+    with atomic_outputs(npz_path, json_path, folder / HISTORY_FILE) as (npz_tmp, json_tmp, csv_tmp):
+        write_arrays(npz_tmp, arrays)
+        json_tmp.write_text(json.dumps(metadata, indent=2, allow_nan=False) + "\n")
+        table.to_csv(csv_tmp, index=False)
+
+
+@dataclass
+class TrainedModel:
+    """A trained network with everything needed to score raw events."""
+
+    folder: Path
+    mlp: MLP
+    features: list[str]
+    expressions: dict[str, str]
+    classes: list[str]
+    task: str
+    mean: np.ndarray
+    std: np.ndarray
+    metadata: dict = field(repr=False)
+    history: pd.DataFrame = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        """The model folder's name (used in score branch names)."""
+        return self.folder.resolve().name
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.mlp.layer_sizes[-1])
+
+    def score(self, X_raw: np.ndarray) -> np.ndarray:
+        """Scores for raw features ``X_raw`` of shape ``(n, n_features)``.
+
+        ``s = predict((X_raw - mean) / std)``: shape ``(n,)`` for one output,
+        ``(n, k)`` for a softmax over ``k`` classes.
+        """
+        X = np.asarray(X_raw, dtype=self.mean.dtype)
+        if X.ndim != 2 or X.shape[1] != len(self.features):
+            raise ValueError(f"expected features of shape (n, {len(self.features)}), got {X.shape}")
+        return self.mlp.predict((X - self.mean) / self.std)
+
+
+def load_trained(folder: str | os.PathLike) -> TrainedModel:
+    """Load and check a model folder written by ``save_trained``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"model folder {folder} does not exist: train the model first (hepmlp train-classifier ...)")
+    npz_path, json_path = model_paths(folder)
+    metadata = _read_metadata(json_path)
+    _require(metadata, ("task", "loss", "features", "expressions", "standardisation", "classes"), json_path)
+    mlp = _load_network(npz_path, json_path, metadata)
+    features = list(metadata["features"])
+    expressions = dict(metadata["expressions"])
+    try:
+        mean = np.asarray(metadata["standardisation"]["mean"], dtype=np.float64)
+        std = np.asarray(metadata["standardisation"]["std"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"{json_path}: \"standardisation\" needs numeric lists \"mean\" and \"std\"") from None
+    n_inputs = int(mlp.layer_sizes[0])
+    problems = []
+    if len(features) != n_inputs:
+        problems.append(f"{len(features)} features for a network with {n_inputs} inputs")
+    if mean.shape != (n_inputs,) or std.shape != (n_inputs,):
+        problems.append(f"standardisation of length {mean.size}/{std.size} for {n_inputs} inputs")
+    elif not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
+        problems.append("non-finite mean or non-positive std in the standardisation")
+    missing_expressions = [name for name in features if name not in expressions]
+    if missing_expressions:
+        problems.append(f"no expression for feature(s) {', '.join(missing_expressions)}")
+    classes = list(metadata["classes"])
+    n_outputs = int(mlp.layer_sizes[-1])
+    if metadata["task"] == "classification" and len(classes) != (2 if n_outputs == 1 else n_outputs):
+        problems.append(f"{len(classes)} classes for a network with {n_outputs} output(s)")
+    if problems:
+        raise UserError(f"{json_path} is inconsistent: {'; '.join(problems)}; retrain the model")
+    history_path = folder / HISTORY_FILE
+    if not history_path.is_file():
+        raise UserError(f"{history_path} does not exist: the model folder is incomplete; retrain or copy the whole folder")
+    try:
+        history = pd.read_csv(history_path)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{history_path} cannot be read ({error}); retrain the model") from None
+    return TrainedModel(
+        folder=folder,
+        mlp=mlp,
+        features=features,
+        expressions={name: expressions[name] for name in features},
+        classes=classes,
+        task=str(metadata["task"]),
+        mean=mean.astype(_network_dtype(mlp)),
+        std=std.astype(_network_dtype(mlp)),
+        metadata=metadata,
+        history=history,
+    )
+
+
+def _network_dtype(mlp: MLP) -> np.dtype:
+    arrays = mlp.to_arrays()
+    return np.asarray(arrays["W0"]).dtype

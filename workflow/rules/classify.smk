@@ -1,0 +1,142 @@
+# Classification: one training job per model, its evaluation, the comparison
+# with the baselines, the ONNX export and the per-event score trees.
+
+MODEL_DIR = "results/classification/{model}"
+
+
+rule train_classifier:
+    input:
+        dataset=rules.dataset.output,
+        code=package_code("nn", "optim", "io", "stages/classify.py"),
+    output:
+        model=f"{MODEL_DIR}/model.npz",
+        description=f"{MODEL_DIR}/model.json",
+        history=f"{MODEL_DIR}/history.csv",
+    params:
+        settings=lambda wildcards: as_json(config["classification"]["models"][wildcards.model]),
+    log:
+        "logs/classification/train_{model}.log",
+    benchmark:
+        "benchmarks/results/train_classifier_{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    shell:
+        "{HEPMLP} train-classifier --config {RESOLVED_CONFIG} --model {wildcards.model}"
+        " --dataset results/dataset --outdir results/classification/{wildcards.model} > {log} 2>&1"
+
+
+rule evaluate_classifier:
+    input:
+        model=rules.train_classifier.output,
+        dataset=rules.dataset.output,
+        code=package_code("evaluate", "stages/evaluate.py"),
+    output:
+        metrics=f"{MODEL_DIR}/metrics.json",
+        plots=report(
+            directory(f"{MODEL_DIR}/plots"),
+            patterns=["{name}.png"],
+            caption="../report/classifier.rst",
+            category="Classification",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "{name}"},
+        ),
+    params:
+        settings=as_json({"plots": config["plots"], "luminosity": config["classification"]["luminosity"]}),
+    log:
+        "logs/classification/evaluate_{model}.log",
+    benchmark:
+        "benchmarks/results/evaluate_classifier_{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "{HEPMLP} evaluate-classifier --config {RESOLVED_CONFIG} --model-dir results/classification/{wildcards.model}"
+        " --dataset results/dataset > {log} 2>&1"
+
+
+rule compare_models:
+    input:
+        models=expand(rules.train_classifier.output, model=MODELS),
+        metrics=expand(rules.evaluate_classifier.output.metrics, model=MODELS),
+        dataset=rules.dataset.output,
+        code=package_code("evaluate", "stages/evaluate.py"),
+    output:
+        table="results/classification/comparison/metrics.csv",
+        markdown=report(
+            "results/classification/comparison/metrics.md",
+            caption="../report/comparison_table.rst",
+            category="Classification",
+            subcategory="Comparison",
+            labels={"model": "all", "figure": "metrics table"},
+        ),
+        plots=report(
+            directory("results/classification/comparison/plots"),
+            patterns=["{name}.png"],
+            caption="../report/comparison.rst",
+            category="Classification",
+            subcategory="Comparison",
+            labels={"model": "all", "figure": "{name}"},
+        ),
+    params:
+        settings=as_json(
+            {"baselines": config["classification"]["baselines"], "models": config["classification"]["models"]}
+        ),
+        model_dirs=expand(MODEL_DIR, model=MODELS),
+    log:
+        "logs/classification/compare_models.log",
+    benchmark:
+        "benchmarks/results/compare_models.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "{HEPMLP} compare-models --config {RESOLVED_CONFIG} --dataset results/dataset"
+        " --models {params.model_dirs} --outdir results/classification/comparison > {log} 2>&1"
+
+
+rule export_onnx:
+    input:
+        model=rules.train_classifier.output,
+        code=package_code("io"),
+    output:
+        f"{MODEL_DIR}/model.onnx",
+    log:
+        "logs/classification/export_onnx_{model}.log",
+    benchmark:
+        "benchmarks/results/export_onnx_{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "{HEPMLP} export-onnx --model results/classification/{wildcards.model} --output {output} > {log} 2>&1"
+
+
+rule apply_scores:
+    input:
+        models=expand(rules.train_classifier.output, model=MODELS),
+        ntuples=lambda wildcards: sample_files(
+            config["samples"][wildcards.sample]["files"], generated_event_files()
+        ),
+        code=package_code("io", "data"),
+    output:
+        "results/scores/{sample}.root",
+    params:
+        model_dirs=" ".join(f"--model {d}" for d in expand(MODEL_DIR, model=MODELS)),
+        tree=lambda wildcards: config["samples"][wildcards.sample]["tree"],
+        step_size=config["reading"]["step_size"],
+    log:
+        "logs/scores/{sample}.log",
+    benchmark:
+        "benchmarks/results/apply_scores_{sample}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "{HEPMLP} apply {params.model_dirs} --input {input.ntuples} --tree {params.tree}"
+        " --step-size {params.step_size:q} --output {output} > {log} 2>&1"

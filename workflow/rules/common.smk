@@ -1,0 +1,123 @@
+# Shared wiring: config validation, paths, and the lists of targets.
+# No analysis logic lives here; it is all in the hepmlp package.
+
+import fnmatch
+import glob
+import json
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+import hepmlp.config
+
+try:
+    validate(config, "../schemas/config.schema.yaml")
+except WorkflowError as error:
+    schema_errors = [arg for arg in error.args if hasattr(arg, "absolute_path")]
+    if not schema_errors:
+        raise
+    raise WorkflowError(hepmlp.config.explain(schema_errors[0])) from None
+
+# Every rule calls the package with the interpreter that runs Snakemake, so the
+# workflow works without activating a virtualenv first.
+HEPMLP = f"{sys.executable} -m hepmlp"
+
+# The validated config, with every default filled in, is what the stages read.
+# It is rewritten only when it changes, so its timestamp means something.
+RESOLVED_CONFIG = "results/config.yaml"
+
+
+def write_resolved_config():
+    text = yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=False)
+    path = Path(RESOLVED_CONFIG)
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+write_resolved_config()
+
+# Source files of the package, per stage: editing them reruns that stage.
+PACKAGE = Path(workflow.basedir) / "src" / "hepmlp"
+
+
+def package_code(*parts):
+    files = []
+    for part in ("__init__.py", "cli.py", "config.py", "errors.py", "outputs.py") + parts:
+        path = PACKAGE / part
+        files += sorted(str(p) for p in path.rglob("*.py")) if path.is_dir() else [str(path)]
+    return files
+
+
+def as_json(value):
+    """A config section as canonical JSON: a rule's params, so changes rerun it."""
+    return json.dumps(value, sort_keys=True)
+
+
+# --- Generated default data ---------------------------------------------------
+EVENTS = config["generate"]["events"]
+CALORIMETER = config["generate"]["calorimeter"]
+
+
+def generated_event_files():
+    return [
+        f"data/events/{process}_{chunk}.root"
+        for process in EVENTS["processes"]
+        for chunk in range(EVENTS["chunks"])
+    ]
+
+
+def generated_calorimeter_files():
+    particle = CALORIMETER["particle"]
+    return [f"data/calorimeter/{particle}_{chunk}.root" for chunk in range(CALORIMETER["chunks"])]
+
+
+def sample_files(patterns, generated):
+    """The files a sample reads: generated files its globs match, plus files on disk."""
+    files = [path for path in generated if any(fnmatch.fnmatch(path, p) for p in patterns)]
+    for pattern in patterns:
+        files += [path for path in sorted(glob.glob(pattern)) if path not in files]
+    return files
+
+
+def classification_inputs():
+    files = []
+    for sample in config["samples"].values():
+        files += [f for f in sample_files(sample["files"], generated_event_files()) if f not in files]
+    return files
+
+
+def regression_inputs():
+    files = []
+    for sample in config["regression"]["samples"].values():
+        files += sample_files(sample["files"], generated_calorimeter_files())
+    return files
+
+
+# --- Targets --------------------------------------------------------------------
+MODELS = list(config["classification"]["models"])
+REGRESSION_MODELS = list(config["regression"]["models"]) if "regression" in config else []
+SAMPLES = list(config["samples"])
+
+
+def all_outputs():
+    outputs = [
+        expand("results/classification/{model}/metrics.json", model=MODELS),
+        expand("results/classification/{model}/model.onnx", model=MODELS),
+        "results/classification/comparison/metrics.csv",
+        "results/optimizers/steps.json",
+    ]
+    if config["classification"]["apply"]:
+        outputs.append(expand("results/scores/{sample}.root", sample=SAMPLES))
+    outputs.append(expand("results/regression/{model}/metrics.json", model=REGRESSION_MODELS))
+    return outputs
+
+
+wildcard_constraints:
+    model="[A-Za-z][A-Za-z0-9_-]*",
+    sample="[A-Za-z][A-Za-z0-9_-]*",
+    process="[A-Za-z][A-Za-z0-9_-]*",
+    chunk=r"\d+",

@@ -1,0 +1,54 @@
+# ROOT ntuples -> train/validation/test parquet files with labels and weights.
+
+DATASET_FILES = ["train.parquet", "validation.parquet", "test.parquet", "dataset.json"]
+
+
+rule dataset:
+    input:
+        ntuples=classification_inputs(),
+        code=package_code("data"),
+    output:
+        expand("results/dataset/{name}", name=DATASET_FILES),
+    params:
+        settings=as_json(
+            {
+                key: config.get(key)
+                for key in ("samples", "selection", "features", "weights", "split", "reading")
+            }
+            | {"luminosity": config["classification"]["luminosity"]}
+        ),
+    log:
+        "logs/dataset/classification.log",
+    benchmark:
+        "benchmarks/results/dataset.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "{HEPMLP} dataset --config {RESOLVED_CONFIG} --task classification"
+        " --outdir results/dataset > {log} 2>&1"
+
+
+rule regression_dataset:
+    input:
+        ntuples=regression_inputs(),
+        code=package_code("data"),
+    output:
+        expand("results/regression/dataset/{name}", name=DATASET_FILES),
+    params:
+        settings=as_json(
+            {"regression": {k: v for k, v in config.get("regression", {}).items() if k != "models"}}
+            | {key: config.get(key) for key in ("split", "reading")}
+        ),
+    log:
+        "logs/dataset/regression.log",
+    benchmark:
+        "benchmarks/results/regression_dataset.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "{HEPMLP} dataset --config {RESOLVED_CONFIG} --task regression"
+        " --outdir results/regression/dataset > {log} 2>&1"

@@ -1,0 +1,61 @@
+# Calorimeter calibration: MLP regression of the pion energy, compared with
+# the raw EM-scale sum, a linear per-layer calibration and scikit-learn.
+
+REGRESSION_DIR = "results/regression/{model}"
+
+
+rule train_regressor:
+    input:
+        dataset=rules.regression_dataset.output,
+        code=package_code("nn", "optim", "io", "stages/regress.py"),
+    output:
+        model=f"{REGRESSION_DIR}/model.npz",
+        description=f"{REGRESSION_DIR}/model.json",
+        history=f"{REGRESSION_DIR}/history.csv",
+    params:
+        settings=lambda wildcards: as_json(config["regression"]["models"][wildcards.model]),
+    log:
+        "logs/regression/train_{model}.log",
+    benchmark:
+        "benchmarks/results/train_regressor_{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    shell:
+        "{HEPMLP} train-regressor --config {RESOLVED_CONFIG} --model {wildcards.model}"
+        " --dataset results/regression/dataset --outdir results/regression/{wildcards.model}"
+        " > {log} 2>&1"
+
+
+rule evaluate_regressor:
+    input:
+        model=rules.train_regressor.output,
+        dataset=rules.regression_dataset.output,
+        code=package_code("evaluate", "stages/regress.py"),
+    output:
+        metrics=f"{REGRESSION_DIR}/metrics.json",
+        plots=report(
+            directory(f"{REGRESSION_DIR}/plots"),
+            patterns=["{name}.png"],
+            caption="../report/regression.rst",
+            category="Regression",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "{name}"},
+        ),
+    params:
+        settings=lambda wildcards: as_json(
+            {"plots": config["plots"], "model": config["regression"]["models"][wildcards.model]}
+        ),
+    log:
+        "logs/regression/evaluate_{model}.log",
+    benchmark:
+        "benchmarks/results/evaluate_regressor_{model}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "{HEPMLP} evaluate-regressor --config {RESOLVED_CONFIG}"
+        " --model-dir results/regression/{wildcards.model}"
+        " --dataset results/regression/dataset > {log} 2>&1"
