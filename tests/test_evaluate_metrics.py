@@ -156,3 +156,15 @@ def test_permutation_importance_ranks_the_informative_feature_first():
     assert abs(result.drop[2]) < 1e-12  # the score ignores feature 2
     again = metrics.permutation_importance(score, X, labels, n_repeats=2, seed=1)
     np.testing.assert_array_equal(result.drop, again.drop)
+
+
+def test_weighted_correlation_matches_numpy_for_integer_weights():
+    generator = np.random.default_rng(5)
+    X = generator.normal(size=(200, 3))
+    X[:, 2] = X[:, 0] + 0.3 * X[:, 1]
+    counts = generator.integers(1, 4, 200)
+    ours = metrics.weighted_correlation(X, counts.astype(float))
+    reference = np.corrcoef(np.repeat(X, counts, axis=0), rowvar=False)
+    np.testing.assert_allclose(ours, reference, atol=1e-12)
+    constant = metrics.weighted_correlation(np.column_stack([X[:, 0], np.ones(200)]))
+    np.testing.assert_allclose(constant, np.eye(2))

@@ -22,8 +22,10 @@ rule train_classifier:
     resources:
         mem_mb=2000,
         runtime=120,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} train-classifier --config {RESOLVED_CONFIG} --model {wildcards.model}"
+        "hepmlp train-classifier --config results/config.yaml --model {wildcards.model}"
         " --dataset results/dataset --outdir results/classification/{wildcards.model} > {log} 2>&1"
 
 
@@ -52,8 +54,10 @@ rule evaluate_classifier:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} evaluate-classifier --config {RESOLVED_CONFIG} --model-dir results/classification/{wildcards.model}"
+        "hepmlp evaluate-classifier --config results/config.yaml --model-dir results/classification/{wildcards.model}"
         " --dataset results/dataset > {log} 2>&1"
 
 
@@ -93,8 +97,10 @@ rule compare_models:
     resources:
         mem_mb=4000,
         runtime=60,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} compare-models --config {RESOLVED_CONFIG} --dataset results/dataset"
+        "hepmlp compare-models --config results/config.yaml --dataset results/dataset"
         " --models {params.model_dirs} --outdir results/classification/comparison > {log} 2>&1"
 
 
@@ -112,8 +118,10 @@ rule export_onnx:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} export-onnx --model results/classification/{wildcards.model} --output {output} > {log} 2>&1"
+        "hepmlp export-onnx --model results/classification/{wildcards.model} --output {output} > {log} 2>&1"
 
 
 rule apply_scores:
@@ -137,6 +145,8 @@ rule apply_scores:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} apply {params.model_dirs} --input {input.ntuples} --tree {params.tree}"
+        "hepmlp apply {params.model_dirs} --input {input.ntuples} --tree {params.tree}"
         " --step-size {params.step_size:q} --output {output} > {log} 2>&1"

@@ -4,7 +4,6 @@
 import fnmatch
 import glob
 import json
-import sys
 from pathlib import Path
 
 import yaml
@@ -12,21 +11,21 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import hepmlp.config
+from hepmlp.errors import UserError
 
+# The schema check runs first through hepmlp.config, which words a violation
+# as one line naming the key and the allowed values; snakemake's own validate
+# then applies the same schema (a no-op on a valid config).
 try:
-    validate(config, "../schemas/config.schema.yaml")
-except WorkflowError as error:
-    schema_errors = [arg for arg in error.args if hasattr(arg, "absolute_path")]
-    if not schema_errors:
-        raise
-    raise WorkflowError(hepmlp.config.explain(schema_errors[0])) from None
+    hepmlp.config.validate_config(config)
+except UserError as error:
+    raise WorkflowError(str(error)) from None
+validate(config, "../schemas/config.schema.yaml")
 
-# Every rule calls the package with the interpreter that runs Snakemake, so the
-# workflow works without activating a virtualenv first.
-HEPMLP = f"{sys.executable} -m hepmlp"
-
-# The validated config, with every default filled in, is what the stages read.
-# It is rewritten only when it changes, so its timestamp means something.
+# The validated config, with every default filled in, is what the stages read
+# (each rule's shell passes it as --config results/config.yaml; the rule's
+# params hold the part of the config it depends on, so a change there reruns
+# it). The file is rewritten only when it changes.
 RESOLVED_CONFIG = "results/config.yaml"
 
 

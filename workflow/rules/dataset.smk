@@ -25,8 +25,10 @@ rule dataset:
     resources:
         mem_mb=4000,
         runtime=60,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} dataset --config {RESOLVED_CONFIG} --task classification"
+        "hepmlp dataset --config results/config.yaml --task classification"
         " --outdir results/dataset > {log} 2>&1"
 
 
@@ -49,6 +51,8 @@ rule regression_dataset:
     resources:
         mem_mb=4000,
         runtime=60,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} dataset --config {RESOLVED_CONFIG} --task regression"
+        "hepmlp dataset --config results/config.yaml --task regression"
         " --outdir results/regression/dataset > {log} 2>&1"

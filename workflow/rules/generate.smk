@@ -26,8 +26,10 @@ rule generate_events:
     resources:
         mem_mb=1000,
         runtime=60,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} generate events --config {RESOLVED_CONFIG} --process {wildcards.process}"
+        "hepmlp generate events --config results/config.yaml --process {wildcards.process}"
         " --chunk {wildcards.chunk} --output {output} > {log} 2>&1"
 
 
@@ -46,6 +48,8 @@ rule generate_calorimeter:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} generate calorimeter --config {RESOLVED_CONFIG} --chunk {wildcards.chunk}"
+        "hepmlp generate calorimeter --config results/config.yaml --chunk {wildcards.chunk}"
         " --output {output} > {log} 2>&1"

@@ -23,5 +23,7 @@ rule plots:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} optimizer-study --config {RESOLVED_CONFIG} --outdir results/optimizers > {log} 2>&1"
+        "hepmlp optimizer-study --config results/config.yaml --outdir results/optimizers > {log} 2>&1"

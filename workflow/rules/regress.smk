@@ -22,8 +22,10 @@ rule train_regressor:
     resources:
         mem_mb=2000,
         runtime=120,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} train-regressor --config {RESOLVED_CONFIG} --model {wildcards.model}"
+        "hepmlp train-regressor --config results/config.yaml --model {wildcards.model}"
         " --dataset results/regression/dataset --outdir results/regression/{wildcards.model}"
         " > {log} 2>&1"
 
@@ -55,7 +57,9 @@ rule evaluate_regressor:
     resources:
         mem_mb=4000,
         runtime=60,
+    conda:
+        "../envs/hepmlp.yaml"
     shell:
-        "{HEPMLP} evaluate-regressor --config {RESOLVED_CONFIG}"
+        "hepmlp evaluate-regressor --config results/config.yaml"
         " --model-dir results/regression/{wildcards.model}"
         " --dataset results/regression/dataset > {log} 2>&1"

@@ -320,3 +320,21 @@ def permutation_importance(
             drops[feature, repeat] = baseline - float(metric(score_function(permuted), labels, weights))
         permuted[:, feature] = X[:, feature]
     return PermutationImportance(baseline, drops.mean(axis=1), drops.std(axis=1))
+
+
+def weighted_correlation(X, weights=None) -> np.ndarray:
+    """``(d, d)`` weighted Pearson correlation matrix of the columns of ``X`` (``(n, d)``).
+
+    ρ_ab = C_ab / √(C_aa C_bb) with C_ab = Σ w (x_a − μ_a)(x_b − μ_b) / Σ w and
+    μ = Σ w x / Σ w.  Constant columns get ρ = 0 off the diagonal, 1 on it.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    weights = _as_weights(weights, X.shape[0])
+    total = weights.sum()
+    centred = X - (weights @ X) / total
+    covariance = (centred * weights[:, None]).T @ centred / total
+    scale = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+    outer = np.outer(scale, scale)
+    correlation = np.divide(covariance, outer, out=np.zeros_like(covariance), where=outer > 0)
+    np.fill_diagonal(correlation, 1.0)
+    return correlation

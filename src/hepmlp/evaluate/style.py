@@ -20,10 +20,10 @@ def use_hep_style() -> None:
     plt.style.use(mplhep.style.ROOT)
 
 
-def new_figure(width: float = 8.0, height: float = 6.0):
-    """A styled figure and axes."""
+def new_figure(width: float = 8.0, height: float = 6.0, *, rows: int = 1, columns: int = 1):
+    """A styled figure and its axes (one ``Axes``, or an array for ``rows`` x ``columns`` panels)."""
     use_hep_style()
-    return plt.subplots(figsize=(width, height))
+    return plt.subplots(rows, columns, figsize=(width, height), squeeze=rows * columns == 1)
 
 
 def save_figure(figure, stem: str | os.PathLike, formats=DEFAULT_FORMATS) -> list[Path]:

@@ -1,0 +1,174 @@
+"""Figures of the calorimeter calibration: response, resolution, E_calib vs E_true, ratios, loss.
+
+Every function draws one figure from arrays that ``hepmlp.evaluate.resolution``
+and ``hepmlp.stages.regress`` computed and saves it with
+``hepmlp.evaluate.style.save_figure`` (``stem.png``, ``stem.pdf``).  The
+methods (``raw``, ``linear``, ``mlp``, ``sklearn``) are overlaid with fixed
+colours wherever one axis can hold them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm
+
+from hepmlp.evaluate.resolution import ResolutionFit
+from hepmlp.evaluate.style import DEFAULT_FORMATS, new_figure, save_figure, use_hep_style
+
+STYLE = {
+    "raw": {"color": "0.45", "marker": "s", "label": "raw (EM scale)"},
+    "linear": {"color": "tab:blue", "marker": "^", "label": "linear layer weights"},
+    "mlp": {"color": "tab:red", "marker": "o", "label": "hepmlp MLP"},
+    "sklearn": {"color": "tab:green", "marker": "D", "label": "sklearn MLPRegressor"},
+}
+RATIO_RANGE = (0.0, 2.0)
+
+
+def _style(method: str) -> dict:
+    return STYLE.get(method, {"color": "k", "marker": "x", "label": method})
+
+
+def plot_response(bins_by_method: dict[str, dict], stem: str | os.PathLike, formats=DEFAULT_FORMATS):
+    """Response <E_calib/E_true> vs E_true: robust (filled) and plain mean (open), +-2% band."""
+    figure, axes = new_figure()
+    axes.axhspan(0.98, 1.02, color="0.9", zorder=0, label="±2%")
+    axes.axhline(1.0, color="k", lw=0.8)
+    for method, bins in bins_by_method.items():
+        style = _style(method)
+        axes.errorbar(
+            bins["energy"], bins["robust_response"], yerr=bins["robust_response_err"], ls="none",
+            marker=style["marker"], color=style["color"], label=style["label"],
+        )
+        axes.plot(bins["energy"], bins["response"], ls="none", marker=style["marker"], mfc="none",
+                  color=style["color"], alpha=0.6)
+    axes.set_xscale("log")
+    axes.set_xlabel(r"$E_\mathrm{true}$ [GeV]")
+    axes.set_ylabel(r"response $\langle E_\mathrm{calib}/E_\mathrm{true}\rangle$")
+    axes.set_title("filled: Gaussian core mean; open: plain mean", fontsize=12)
+    axes.legend(fontsize=11, loc="lower right")
+    return save_figure(figure, stem, formats)
+
+
+def fit_label(fit: ResolutionFit) -> str:
+    """``a = 0.52 √GeV, b = 0.031, c = 0.20 GeV`` for a legend."""
+    if not fit.converged:
+        return "fit failed"
+    return rf"$a$={fit.stochastic:.3f}$\sqrt{{\mathrm{{GeV}}}}$, $b$={fit.constant:.3f}, $c$={fit.noise:.2f} GeV"
+
+
+def plot_resolution(
+    bins_by_method: dict[str, dict],
+    fits_by_method: dict[str, ResolutionFit],
+    stem: str | os.PathLike,
+    formats=DEFAULT_FORMATS,
+):
+    """Robust resolution sigma/<r> vs E_true with the fitted a/sqrt(E) (+) b (+) c/E curves."""
+    figure, axes = new_figure(9.0, 6.5)
+    energies = np.concatenate([bins["energy"][np.isfinite(bins["energy"])] for bins in bins_by_method.values()])
+    grid = np.geomspace(energies.min(), energies.max(), 200) if energies.size else np.geomspace(1, 300, 200)
+    for method, bins in bins_by_method.items():
+        style = _style(method)
+        fit = fits_by_method[method]
+        axes.errorbar(
+            bins["energy"], bins["robust_resolution"], yerr=bins["robust_resolution_err"], ls="none",
+            marker=style["marker"], color=style["color"], label=f"{style['label']}: {fit_label(fit)}",
+        )
+        if fit.converged:
+            axes.plot(grid, fit(grid), color=style["color"], lw=1.2)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel(r"$E_\mathrm{true}$ [GeV]")
+    axes.set_ylabel(r"resolution $\sigma(E_\mathrm{calib}/E_\mathrm{true}) / \langle E_\mathrm{calib}/E_\mathrm{true}\rangle$")
+    axes.set_title(r"Gaussian core; fit $a/\sqrt{E} \oplus b \oplus c/E$", fontsize=12)
+    axes.legend(fontsize=9, loc="upper right")
+    return save_figure(figure, stem, formats)
+
+
+def plot_calibrated_vs_true(
+    e_true: np.ndarray, calibrated: dict[str, np.ndarray], stem: str | os.PathLike, *, bins: int = 40,
+    formats=DEFAULT_FORMATS,
+):
+    """2-D histograms of E_calib vs E_true (shape (n,) each), one panel per method."""
+    use_hep_style()
+    n_panels = len(calibrated)
+    columns = 2 if n_panels > 1 else 1
+    rows = int(np.ceil(n_panels / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(7 * columns, 6 * rows), squeeze=False)
+    upper = float(np.max(e_true)) * 1.05
+    edges = np.linspace(0.0, upper, bins + 1)
+    for panel, (method, energy) in zip(axes.flat, calibrated.items()):
+        counts, *_ = np.histogram2d(e_true, energy, bins=(edges, edges))
+        mesh = panel.pcolormesh(edges, edges, counts.T, norm=LogNorm(vmin=1), cmap="viridis")
+        panel.plot([0, upper], [0, upper], color="w", lw=1, ls="--")
+        panel.set_title(_style(method)["label"], fontsize=13)
+        panel.set_xlabel(r"$E_\mathrm{true}$ [GeV]")
+        panel.set_ylabel(r"$E_\mathrm{calib}$ [GeV]")
+        figure.colorbar(mesh, ax=panel, label="events")
+    for panel in list(axes.flat)[n_panels:]:
+        panel.set_visible(False)
+    figure.tight_layout()
+    return save_figure(figure, stem, formats)
+
+
+def plot_ratio_distributions(
+    e_true: np.ndarray,
+    calibrated: dict[str, np.ndarray],
+    energy_ranges: list[tuple[float, float]],
+    stem: str | os.PathLike,
+    *,
+    weights: np.ndarray | None = None,
+    bins: int = 40,
+    formats=DEFAULT_FORMATS,
+):
+    """Normalised E_calib/E_true distributions, one panel per E_true range, methods overlaid."""
+    use_hep_style()
+    columns = 2
+    rows = int(np.ceil(len(energy_ranges) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(7 * columns, 5.5 * rows), squeeze=False)
+    weights = np.ones_like(e_true) if weights is None else weights
+    edges = np.linspace(*RATIO_RANGE, bins + 1)
+    for panel, (low, high) in zip(axes.flat, energy_ranges):
+        in_range = (e_true >= low) & (e_true < high)
+        for method, energy in calibrated.items():
+            style = _style(method)
+            ratio = np.clip(energy[in_range] / e_true[in_range], *RATIO_RANGE)
+            panel.hist(ratio, bins=edges, weights=weights[in_range], density=True, histtype="step",
+                       color=style["color"], lw=1.5, label=style["label"])
+        panel.axvline(1.0, color="k", lw=0.8, ls=":")
+        panel.set_title(rf"{low:g} $\leq E_\mathrm{{true}}$ < {high:g} GeV ({np.count_nonzero(in_range)} events)",
+                        fontsize=12)
+        panel.set_xlabel(r"$E_\mathrm{calib}/E_\mathrm{true}$ (overflow in the edge bins)")
+        panel.set_ylabel("normalised")
+    axes.flat[0].legend(fontsize=10, loc="upper left")
+    for panel in list(axes.flat)[len(energy_ranges):]:
+        panel.set_visible(False)
+    figure.tight_layout()
+    return save_figure(figure, stem, formats)
+
+
+def plot_loss_history(
+    history: pd.DataFrame,
+    stem: str | os.PathLike,
+    *,
+    sklearn_loss: np.ndarray | None = None,
+    units: str = "",
+    formats=DEFAULT_FORMATS,
+):
+    """MSE per epoch of the hepmlp MLP (train, validation) and, if given, sklearn's training MSE."""
+    figure, axes = new_figure()
+    axes.plot(history["epoch"], history["train_loss"], color="tab:red", label="hepmlp MLP: train")
+    if history["validation_loss"].notna().any():
+        axes.plot(history["epoch"], history["validation_loss"], color="tab:red", ls="--",
+                  label="hepmlp MLP: validation")
+    if sklearn_loss is not None and len(sklearn_loss):
+        axes.plot(np.arange(1, len(sklearn_loss) + 1), sklearn_loss, color="tab:green",
+                  label="sklearn MLPRegressor: train")
+    axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(f"MSE{f' [{units}]' if units else ''}")
+    axes.legend(fontsize=11)
+    return save_figure(figure, stem, formats)

@@ -1,0 +1,136 @@
+"""ROC figures: ε_S against ε_B with the AUC, and the rejection 1/ε_B against ε_S.
+
+Each drawing function takes ``curves`` (label -> ``RocCurve``, drawn solid)
+and optional ``reference_curves`` (same labels, drawn dashed in the same
+colour, e.g. the train set under the test set).  ``plot_*`` wrap them in a
+styled figure saved with ``style.save_figure``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from hepmlp.evaluate.metrics import RocCurve
+from hepmlp.evaluate.style import DEFAULT_FORMATS, new_figure, save_figure
+
+SIGNAL_EFFICIENCY_LABEL = r"Signal efficiency $\varepsilon_S$"
+BACKGROUND_EFFICIENCY_LABEL = r"Background efficiency $\varepsilon_B$"
+REJECTION_LABEL = r"Background rejection $1/\varepsilon_B$"
+
+
+def _legend_label(label: str, curve: RocCurve) -> str:
+    return f"{label} (AUC = {curve.auc:.4f})"
+
+
+def _draw_pairs(ax, curves, reference_curves, reference_suffix, draw_one) -> None:
+    for index, (label, curve) in enumerate(curves.items()):
+        colour = f"C{index % 10}"
+        draw_one(curve, color=colour, linestyle="-", label=_legend_label(label, curve))
+        if reference_curves and label in reference_curves:
+            reference = reference_curves[label]
+            text = f"{label}, {reference_suffix}" if label else reference_suffix
+            draw_one(reference, color=colour, linestyle="--", label=_legend_label(text, reference))
+
+
+def draw_roc(
+    ax,
+    curves: Mapping[str, RocCurve],
+    *,
+    reference_curves: Mapping[str, RocCurve] | None = None,
+    reference_suffix: str = "train",
+    legend_title: str | None = None,
+) -> None:
+    """ε_S (y) against ε_B (x) on ``ax``, with the random-guess diagonal."""
+
+    def draw_one(curve, **style):
+        ax.plot(curve.background_efficiency, curve.signal_efficiency, linewidth=1.8, **style)
+
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="random guess")
+    _draw_pairs(ax, curves, reference_curves, reference_suffix, draw_one)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(BACKGROUND_EFFICIENCY_LABEL)
+    ax.set_ylabel(SIGNAL_EFFICIENCY_LABEL)
+    ax.legend(loc="lower right", fontsize="x-small", title=legend_title, title_fontsize="x-small")
+
+
+def draw_rejection(
+    ax,
+    curves: Mapping[str, RocCurve],
+    *,
+    reference_curves: Mapping[str, RocCurve] | None = None,
+    reference_suffix: str = "train",
+    legend_title: str | None = None,
+) -> None:
+    """1/ε_B (log y) against ε_S (x) on ``ax``; points with ε_B = 0 are left out."""
+
+    def draw_one(curve, **style):
+        keep = curve.background_efficiency > 0
+        ax.plot(
+            curve.signal_efficiency[keep], 1.0 / curve.background_efficiency[keep], linewidth=1.8, **style
+        )
+
+    _draw_pairs(ax, curves, reference_curves, reference_suffix, draw_one)
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(SIGNAL_EFFICIENCY_LABEL)
+    ax.set_ylabel(REJECTION_LABEL)
+    ax.legend(loc="upper right", fontsize="x-small", title=legend_title, title_fontsize="x-small")
+
+
+def plot_roc(
+    curves: Mapping[str, RocCurve],
+    stem: str | os.PathLike,
+    *,
+    reference_curves: Mapping[str, RocCurve] | None = None,
+    reference_suffix: str = "train",
+    title: str | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+):
+    """Save the ε_S-vs-ε_B figure as ``stem.<format>``; return the paths."""
+    figure, ax = new_figure()
+    draw_roc(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, legend_title=title)
+    return save_figure(figure, stem, formats)
+
+
+def plot_rejection(
+    curves: Mapping[str, RocCurve],
+    stem: str | os.PathLike,
+    *,
+    reference_curves: Mapping[str, RocCurve] | None = None,
+    reference_suffix: str = "train",
+    title: str | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+):
+    """Save the rejection-vs-ε_S figure as ``stem.<format>``; return the paths."""
+    figure, ax = new_figure()
+    draw_rejection(
+        ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, legend_title=title
+    )
+    return save_figure(figure, stem, formats)
+
+
+def plot_roc_panels(
+    panels: Mapping[str, Mapping[str, RocCurve]],
+    stem: str | os.PathLike,
+    *,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+):
+    """One ε_S-vs-ε_B panel per entry of ``panels`` (title -> curves), side by side.
+
+    Used for multi-class comparisons: one panel per class (one-vs-rest), each
+    holding every model's curve.
+    """
+    count = len(panels)
+    columns = min(count, 3)
+    rows = int(np.ceil(count / columns))
+    figure, axes = new_figure(width=7.0 * columns, height=6.0 * rows, rows=rows, columns=columns)
+    axes = np.atleast_1d(axes).ravel()
+    for ax, (title, curves) in zip(axes, panels.items()):
+        draw_roc(ax, curves, legend_title=title)
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return save_figure(figure, stem, formats)

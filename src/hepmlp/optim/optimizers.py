@@ -1,0 +1,207 @@
+"""Update rules, as small stateful step objects shared by ``minimize`` and ``fit``.
+
+Each optimizer updates the parameter vector x **in place**:
+
+    optimizer.step(x, gradient, learning_rate, hessian=None)
+
+``gradient()`` returns ∇F at the *current contents* of x (so the caller can
+point x at a network's flat parameter buffer and no copies are made);
+``hessian()`` likewise returns the (d, d) Hessian (Newton only).  State
+(velocity Δx, Adam moments) lives in the object and is sized on first use.
+``make_optimizer(name, **options)`` builds one by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.linalg
+
+Gradient = Callable[[], np.ndarray]
+
+
+class GradientDescent:
+    """gd:  x_{k+1} = x_k − η ∇F(x_k)."""
+
+    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
+             hessian: Gradient | None = None) -> None:
+        g = gradient()
+        x -= learning_rate * g
+
+
+class Momentum:
+    """momentum (heavy ball):
+
+        Δx_{k+1} = β Δx_k − η ∇F(x_k)
+        x_{k+1}  = x_k + Δx_{k+1}            (Δx_0 = 0)
+    """
+
+    def __init__(self, momentum: float = 0.9):
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+        self.momentum = momentum
+        self.velocity: np.ndarray | None = None
+
+    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
+             hessian: Gradient | None = None) -> None:
+        if self.velocity is None:
+            self.velocity = np.zeros_like(x)
+        g = gradient()
+        self.velocity *= self.momentum
+        self.velocity -= learning_rate * g
+        x += self.velocity
+
+
+class Nesterov:
+    """nesterov (accelerated gradient), gradient taken at the look-ahead point:
+
+        Δx_{k+1} = β Δx_k − η ∇F(x_k + β Δx_k)
+        x_{k+1}  = x_k + Δx_{k+1}            (Δx_0 = 0)
+
+    Implemented as x ← x + βΔx (look-ahead), g = ∇F(x), x ← x − η g,
+    Δx ← βΔx − η g.  This is the original method, not scikit-learn's
+    reformulation.
+    """
+
+    def __init__(self, momentum: float = 0.9):
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+        self.momentum = momentum
+        self.velocity: np.ndarray | None = None
+        self._scaled_gradient: np.ndarray | None = None
+
+    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
+             hessian: Gradient | None = None) -> None:
+        if self.velocity is None:
+            self.velocity = np.zeros_like(x)
+            self._scaled_gradient = np.empty_like(x)
+        self.velocity *= self.momentum
+        x += self.velocity                                   # x_k + βΔx_k
+        np.multiply(gradient(), learning_rate, out=self._scaled_gradient)
+        x -= self._scaled_gradient                           # x_k + βΔx_k − η∇F(·)
+        self.velocity -= self._scaled_gradient               # βΔx_k − η∇F(·)
+
+
+class Newton:
+    """newton with the exact Hessian H = ∇²F(x_k):
+
+        x_{k+1} = x_k − η (H + λ I)⁻¹ ∇F(x_k)
+
+    λ = 0 when H is positive definite (its Cholesky factorisation exists).
+    Otherwise (the lecture's warning: then −H⁻¹∇F need not point downhill) the
+    step is damped Levenberg–Marquardt style: λ = damping · max(1, mean|H_ii|),
+    multiplied by 10 until H + λI is positive definite.  Damped steps are
+    counted in ``damped_steps`` and the last λ is in ``last_damping``.
+    """
+
+    def __init__(self, damping: float = 1e-4):
+        if not damping > 0:
+            raise ValueError(f"damping must be positive, got {damping}")
+        self.damping = damping
+        self.damped_steps = 0
+        self.last_damping = 0.0
+
+    def direction(self, g: np.ndarray, H: np.ndarray) -> np.ndarray:
+        """(H + λI)⁻¹ g with the smallest λ in {0, damping·scale·10^j} that is positive definite."""
+        H = np.asarray(H, dtype=np.float64)
+        g = np.asarray(g, dtype=np.float64)
+        damping = 0.0
+        scale = max(1.0, float(np.mean(np.abs(np.diag(H))))) if H.size else 1.0
+        identity = np.eye(H.shape[0])
+        for _ in range(60):
+            try:
+                factor = scipy.linalg.cho_factor(H + damping * identity if damping else H,
+                                                 check_finite=True)
+                break
+            except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+                damping = self.damping * scale if damping == 0 else damping * 10
+        else:
+            raise np.linalg.LinAlgError("no damping made the Hessian positive definite")
+        if damping:
+            self.damped_steps += 1
+        self.last_damping = damping
+        return scipy.linalg.cho_solve(factor, g)
+
+    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
+             hessian: Gradient | None = None) -> None:
+        if hessian is None:
+            raise ValueError("method 'newton' needs the Hessian (pass hessian=...)")
+        g = gradient()
+        H = hessian()
+        x -= (learning_rate * self.direction(g, H)).astype(x.dtype, copy=False)
+
+
+class Adam:
+    """adam (Kingma & Ba), with t = k + 1:
+
+        m_t = β1 m_{t−1} + (1 − β1) g          g = ∇F(x_k)
+        v_t = β2 v_{t−1} + (1 − β2) g²
+        x_{k+1} = x_k − η m̂_t / (√v̂_t + ε),   m̂_t = m_t/(1 − β1^t), v̂_t = v_t/(1 − β2^t)
+    """
+
+    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8):
+        for name, value in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= value < 1:
+                raise ValueError(f"{name} must lie in [0, 1), got {value}")
+        if not epsilon > 0:
+            raise ValueError(f"epsilon must be positive, got {epsilon}")
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.t = 0
+        self.first_moment: np.ndarray | None = None
+        self.second_moment: np.ndarray | None = None
+        self._work: np.ndarray | None = None
+
+    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
+             hessian: Gradient | None = None) -> None:
+        if self.first_moment is None:
+            self.first_moment = np.zeros_like(x)
+            self.second_moment = np.zeros_like(x)
+            self._work = np.empty_like(x)
+        g = gradient()
+        self.t += 1
+        m, v, work = self.first_moment, self.second_moment, self._work
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        np.multiply(g, g, out=work)
+        v *= self.beta2
+        work *= 1 - self.beta2
+        v += work
+        # η m̂/(√v̂ + ε) = η √(1−β2^t)/(1−β1^t) · m / (√v + ε √(1−β2^t))
+        correction = np.sqrt(1 - self.beta2 ** self.t)
+        np.sqrt(v, out=work)
+        work += self.epsilon * correction
+        np.divide(m, work, out=work)
+        work *= learning_rate * correction / (1 - self.beta1 ** self.t)
+        x -= work
+
+
+OPTIMIZERS = {
+    "gd": GradientDescent,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "newton": Newton,
+    "adam": Adam,
+}
+
+OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "gd": (),
+    "momentum": ("momentum",),
+    "nesterov": ("momentum",),
+    "newton": ("damping",),
+    "adam": ("beta1", "beta2", "epsilon"),
+}
+
+
+def make_optimizer(name: str, **options):
+    """The optimizer ``name`` (gd, momentum, nesterov, newton, adam) with its options.
+
+    ValueError for an unknown name or option, listing the valid ones.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+    unknown = sorted(set(options) - set(OPTIMIZER_OPTIONS[name]))
+    if unknown:
+        valid = ", ".join(OPTIMIZER_OPTIONS[name]) or "none"
+        raise ValueError(f"unknown option(s) {unknown} for optimizer {name!r}; valid: {valid}")
+    return OPTIMIZERS[name](**options)

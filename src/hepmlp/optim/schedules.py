@@ -1,0 +1,98 @@
+"""Step-size schedules: pure functions ``step k -> learning rate η_k``.
+
+Each factory (in the style of optax) takes the initial rate η0 and its
+options and returns the schedule; ``make_schedule(name, learning_rate,
+**options)`` builds one by name.  k counts from 0 (steps in ``minimize``,
+epochs in ``fit``).
+
+=================  ==========================================  ==============
+name               η_k                                         options
+=================  ==========================================  ==============
+constant           η0                                          —
+linear             η0 / (k + 1)                                —
+quadratic          η0 / (k + 1)²                               —
+exponential        η0 · exp(−decay · k)                        decay
+hold_then_decay    η0 for k < hold, then η0 · exp(−decay (k − hold))  hold, decay
+=================  ==========================================  ==============
+
+``linear`` satisfies the Robbins–Monro conditions Σ η_k = ∞, Σ η_k² < ∞;
+``quadratic`` decays so fast that Σ η_k < ∞ (it can stop short of the minimum).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+Schedule = Callable[[int], float]
+
+
+def constant(learning_rate: float) -> Schedule:
+    """η_k = η0."""
+    def schedule(step: int) -> float:
+        return learning_rate
+    return schedule
+
+
+def linear(learning_rate: float) -> Schedule:
+    """η_k = η0 / (k + 1)."""
+    def schedule(step: int) -> float:
+        return learning_rate / (step + 1)
+    return schedule
+
+
+def quadratic(learning_rate: float) -> Schedule:
+    """η_k = η0 / (k + 1)²."""
+    def schedule(step: int) -> float:
+        return learning_rate / (step + 1) ** 2
+    return schedule
+
+
+def exponential(learning_rate: float, *, decay: float = 0.05) -> Schedule:
+    """η_k = η0 · exp(−decay · k)."""
+    def schedule(step: int) -> float:
+        return learning_rate * math.exp(-decay * step)
+    return schedule
+
+
+def hold_then_decay(learning_rate: float, *, hold: int = 10, decay: float = 0.1) -> Schedule:
+    """η_k = η0 for k < hold, then η0 · exp(−decay · (k − hold))."""
+    def schedule(step: int) -> float:
+        if step < hold:
+            return learning_rate
+        return learning_rate * math.exp(-decay * (step - hold))
+    return schedule
+
+
+SCHEDULES: dict[str, Callable[..., Schedule]] = {
+    "constant": constant,
+    "linear": linear,
+    "quadratic": quadratic,
+    "exponential": exponential,
+    "hold_then_decay": hold_then_decay,
+}
+
+SCHEDULE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "constant": (),
+    "linear": (),
+    "quadratic": (),
+    "exponential": ("decay",),
+    "hold_then_decay": ("hold", "decay"),
+}
+
+
+def make_schedule(name: str, learning_rate: float, **options) -> Schedule:
+    """The schedule ``name`` starting at ``learning_rate``.
+
+    ValueError for an unknown name or an option the schedule does not take,
+    listing the valid ones.
+    """
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
+    unknown = sorted(set(options) - set(SCHEDULE_OPTIONS[name]))
+    if unknown:
+        valid = ", ".join(SCHEDULE_OPTIONS[name]) or "none"
+        raise ValueError(f"unknown option(s) {unknown} for schedule {name!r}; valid: {valid}")
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    return SCHEDULES[name](float(learning_rate), **options)

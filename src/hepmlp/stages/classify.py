@@ -1,0 +1,141 @@
+"""The classifier training stage: ``hepmlp train-classifier``.
+
+Reads the dataset written by ``hepmlp dataset`` (train and validation
+splits), standardises the raw features with the training set's mean and
+standard deviation, trains one configured network and writes its model folder
+(``model.npz``, ``model.json``, ``history.csv``).
+
+Output unit and targets follow the number of classes ``k``:
+
+- ``k = 2``: one sigmoid output, ``y`` in {0, 1} (0 = ``classes[0]``),
+  binary cross-entropy;
+- ``k > 2``: ``k`` softmax outputs, one-hot ``y`` of shape ``(n, k)``,
+  categorical cross-entropy.
+
+Every event carries its ``training_weight`` (class-balanced, negative-weight
+policy applied), so the loss is ``L = Σ w_i l_i / Σ w_i``.  The same config
+and seed give byte-identical ``model.npz`` files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hepmlp.data.store import feature_matrix, read_info, read_split, standardise
+from hepmlp.errors import UserError
+
+LOSS = "cross_entropy"
+WEIGHT_COLUMN = "training_weight"
+
+
+def model_entry(config: dict, model_name: str) -> dict:
+    """``classification.models[model_name]``; ``UserError`` listing the configured models otherwise."""
+    models = (config.get("classification") or {}).get("models") or {}
+    if model_name not in models:
+        known = ", ".join(models) if models else "none"
+        raise UserError(
+            f"model {model_name!r} is not in classification.models of the config (configured: {known}); "
+            "add it there or pick one of those"
+        )
+    return models[model_name]
+
+
+def output_layout(classes: list[str]) -> tuple[str, int]:
+    """``(output unit, n_outputs)``: ``("sigmoid", 1)`` for 2 classes, ``("softmax", k)`` for k > 2."""
+    if len(classes) < 2:
+        raise UserError(f"the dataset has {len(classes)} class(es) {classes}; classification needs at least two")
+    return ("sigmoid", 1) if len(classes) == 2 else ("softmax", len(classes))
+
+
+def targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """``y`` of shape ``(n,)`` in {0, 1} for two classes, one-hot ``(n, k)`` otherwise."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise UserError(f"dataset labels lie in {labels.min()} … {labels.max()}, outside 0 … {n_classes - 1}")
+    if n_classes == 2:
+        return labels.astype(np.float64)
+    from hepmlp.nn import one_hot
+
+    return one_hot(labels, n_classes)
+
+
+def _split_arrays(dataset_dir: Path, split: str, info: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Standardised features ``(n, n_features)``, targets and training weights of one split."""
+    frame = read_split(dataset_dir, split)
+    if WEIGHT_COLUMN not in frame.columns or "label" not in frame.columns:
+        raise UserError(f"{dataset_dir / (split + '.parquet')} lacks 'label' or '{WEIGHT_COLUMN}'; rebuild the dataset")
+    mean, std = info["standardisation"]["mean"], info["standardisation"]["std"]
+    X = standardise(feature_matrix(frame, list(info["features"])), mean, std)
+    y = targets(frame["label"].to_numpy(), len(info["classes"]))
+    weights = frame[WEIGHT_COLUMN].to_numpy(dtype=np.float64)
+    return X, y, weights
+
+
+def train_classifier(
+    config: dict, model_name: str, dataset_dir: str | os.PathLike, outdir: str | os.PathLike, *, progress: bool = True
+) -> Path:
+    """Train ``classification.models[model_name]`` on ``dataset_dir``; write the model folder ``outdir``."""
+    from hepmlp.io.model_files import save_trained
+    from hepmlp.nn import build_model, fit_from_config
+
+    model_config = model_entry(config, model_name)
+    dataset_dir = Path(dataset_dir)
+    info = read_info(dataset_dir)
+    if info.get("task", "classification") != "classification":
+        raise UserError(f"{dataset_dir} is a {info.get('task')} dataset; train-classifier needs a classification dataset")
+    output, n_outputs = output_layout(list(info["classes"]))
+    X_train, y_train, w_train = _split_arrays(dataset_dir, "train", info)
+    if X_train.shape[0] == 0:
+        raise UserError(f"{dataset_dir / 'train.parquet'} has no events; loosen the selection or add samples")
+    X_val, y_val, w_val = _split_arrays(dataset_dir, "validation", info)
+    validation = (X_val, y_val, w_val) if X_val.shape[0] else None
+    model = build_model(model_config, X_train.shape[1], output=output, n_outputs=n_outputs)
+    if progress:
+        print(
+            f"train-classifier {model_name}: {X_train.shape[0]} training / {X_val.shape[0]} validation events, "
+            f"{X_train.shape[1]} features, layers {tuple(model.layer_sizes)}",
+            file=sys.stderr,
+        )
+    history = fit_from_config(
+        model, model_config, X_train, y_train, w_train, loss=LOSS, validation=validation, progress=progress
+    )
+    outdir = Path(outdir)
+    save_trained(outdir, model, info=info, model_config=model_config, loss=LOSS, history=history)
+    return outdir
+
+
+def load_config_file(path: str | os.PathLike) -> dict:
+    """The validated analyst config (``hepmlp.config.load_config``; plain YAML until that exists)."""
+    try:
+        from hepmlp.config import load_config
+    except ModuleNotFoundError as error:
+        if error.name != "hepmlp.config":
+            raise
+        import yaml
+
+        if not Path(path).is_file():
+            raise UserError(f"config file {path} does not exist") from None
+        return yaml.safe_load(Path(path).read_text()) or {}
+    return load_config(path)
+
+
+def run(args: argparse.Namespace) -> None:
+    train_classifier(load_config_file(args.config), args.model, args.dataset, args.outdir, progress=True)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train-classifier",
+        help="train one configured classifier on the dataset",
+        description="Train classification.models[MODEL] on DATASET and write OUTDIR/model.npz, model.json, history.csv.",
+    )
+    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    parser.add_argument("--model", required=True, help="name of the model in classification.models")
+    parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
+    parser.add_argument("--outdir", required=True, help="model folder to write, e.g. results/classification/NAME")
+    parser.set_defaults(func=run)

@@ -1,0 +1,158 @@
+"""The Snakemake workflow end to end on the CI config: outputs, reruns, errors.
+
+One complete run (the ``ci_workflow`` fixture) is shared by these tests; the
+rerun tests then change the config or the code of that copy and ask Snakemake,
+in a dry run, what it would redo.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+import yaml
+
+from conftest import CI_ARGUMENTS, copy_workflow, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def planned_jobs(workdir, *arguments) -> set[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run would execute."""
+    result = snakemake(workdir, "--dry-run", *CI_ARGUMENTS, *arguments)
+    jobs, rule = set(), None
+    for line in result.stdout.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):$", line.strip()):
+            rule = match.group(1)
+            jobs.add((rule, ""))
+        elif rule and (match := re.match(r"^wildcards: (.*)$", line.strip())):
+            jobs.discard((rule, ""))
+            jobs.add((rule, match.group(1)))
+    return jobs
+
+
+def edit_ci_config(workdir, change):
+    """Apply ``change`` to the copy's config/ci.yaml; return the original text."""
+    path = workdir / "config" / "ci.yaml"
+    original = path.read_text()
+    config = yaml.safe_load(original)
+    change(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return original
+
+
+def test_expected_outputs_exist_with_sane_numbers(ci_workflow):
+    config = yaml.safe_load((ci_workflow / "config" / "ci.yaml").read_text())
+    for model in config["classification"]["models"]:
+        folder = ci_workflow / "results" / "classification" / model
+        for name in ("model.npz", "model.json", "history.csv", "metrics.json", "model.onnx"):
+            assert (folder / name).is_file(), f"{folder / name} missing"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["auc_test"] > 0.7, (model, metrics["auc_test"])
+        assert list((folder / "plots").glob("*.png")), f"no figures for {model}"
+    assert (ci_workflow / "results" / "classification" / "comparison" / "metrics.csv").is_file()
+    for sample in config["samples"]:
+        assert (ci_workflow / "results" / "scores" / f"{sample}.root").is_file()
+    regression = json.loads((ci_workflow / "results" / "regression" / "mlp" / "metrics.json").read_text())
+    assert regression["mse_test"] > 0
+    assert list((ci_workflow / "results" / "optimizers" / "plots").glob("*.png"))
+
+
+def test_complete_run_leaves_nothing_to_do(ci_workflow):
+    assert planned_jobs(ci_workflow) == set()
+
+
+def test_lint_passes(ci_workflow):
+    result = snakemake(ci_workflow, "--lint", *CI_ARGUMENTS, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_changing_one_model_reruns_only_its_chain(ci_workflow):
+    def change(config):
+        config["classification"]["models"]["momentum"]["optimizer"]["learning_rate"] *= 0.5
+
+    original = edit_ci_config(ci_workflow, change)
+    try:
+        jobs = planned_jobs(ci_workflow)
+    finally:
+        (ci_workflow / "config" / "ci.yaml").write_text(original)
+    trained = {wildcards for rule, wildcards in jobs if rule == "train_classifier"}
+    assert trained == {"model=momentum"}
+    rules = {rule for rule, _ in jobs}
+    assert {"evaluate_classifier", "export_onnx", "compare_models"} <= rules
+    assert not rules & {"dataset", "generate_events", "train_regressor", "regression_dataset"}
+
+
+def test_changing_a_feature_reruns_dataset_and_everything_after(ci_workflow):
+    def change(config):
+        config["features"]["met"] = "MET_pt / 2"
+
+    original = edit_ci_config(ci_workflow, change)
+    try:
+        jobs = planned_jobs(ci_workflow)
+    finally:
+        (ci_workflow / "config" / "ci.yaml").write_text(original)
+    rules = {rule for rule, _ in jobs}
+    config = yaml.safe_load(original)
+    trained = {wildcards for rule, wildcards in jobs if rule == "train_classifier"}
+    assert "dataset" in rules
+    assert trained == {f"model={model}" for model in config["classification"]["models"]}
+    assert {"evaluate_classifier", "compare_models"} <= rules
+    assert "generate_events" not in rules and "train_regressor" not in rules
+
+
+def test_changing_the_selection_reruns_the_dataset(ci_workflow):
+    def change(config):
+        config["selection"] = config["selection"] + " and MET_pt > 5"
+
+    original = edit_ci_config(ci_workflow, change)
+    try:
+        rules = {rule for rule, _ in planned_jobs(ci_workflow)}
+    finally:
+        (ci_workflow / "config" / "ci.yaml").write_text(original)
+    assert {"dataset", "train_classifier", "evaluate_classifier"} <= rules
+    assert "generate_events" not in rules
+
+
+def test_editing_package_code_reruns_the_rules_that_use_it(ci_workflow):
+    source = ci_workflow / "src" / "hepmlp" / "evaluate" / "metrics.py"
+    saved = source.read_text()
+    source.write_text(saved + "\n# edited\n")
+    try:
+        rules = {rule for rule, _ in planned_jobs(ci_workflow)}
+    finally:
+        source.write_text(saved)
+        # the edit made metrics.py newer than the outputs: let Snakemake catch up
+        snakemake(ci_workflow, "--cores", "2", *CI_ARGUMENTS, "--touch")
+    assert "evaluate_classifier" in rules
+    assert not rules & {"train_classifier", "dataset", "generate_events"}
+
+
+def test_config_typo_stops_at_start_with_a_clear_message(tmp_path):
+    workdir = copy_workflow(tmp_path / "typo")
+    path = workdir / "config" / "ci.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["classification"]["models"]["gd"]["optimizer"]["name"] = "sgd"
+    config["split"]["tets"] = 0.2
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "--dry-run", *CI_ARGUMENTS, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "tets" in output and "test" in output
+    assert "Traceback" not in output
+
+
+def test_unknown_optimizer_names_the_allowed_values(tmp_path):
+    workdir = copy_workflow(tmp_path / "optimizer")
+    path = workdir / "config" / "ci.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["classification"]["models"]["gd"]["optimizer"]["name"] = "sgd"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "--dry-run", *CI_ARGUMENTS, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "classification.models.gd.optimizer.name" in output
+    assert "gd, momentum, nesterov, newton, adam" in output
+    shutil.rmtree(workdir)
