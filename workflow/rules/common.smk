@@ -91,7 +91,7 @@ def classification_inputs():
 
 def regression_inputs():
     files = []
-    for sample in config["regression"]["samples"].values():
+    for sample in config.get("regression", {"samples": {}})["samples"].values():
         files += sample_files(sample["files"], generated_calorimeter_files())
     return files
 

@@ -93,25 +93,21 @@ def is_neutrino(pdg_id: np.ndarray) -> np.ndarray:
 def heavy_flavour(pdg_id: np.ndarray) -> np.ndarray:
     """Heavy-quark content of hadrons: 2 = contains a b quark, 1 = c (no b), 0 = other.
 
-    A hadron code is ``n nr nL nq1 nq2 nq3 nJ`` (PDG numbering scheme): mesons
-    carry their quarks in the hundreds and tens digits, baryons in the
-    thousands, hundreds and tens.  Codes below 100 (quarks, leptons, bosons,
-    Pythia's internal 81-99) and diquarks (``nq3 == 0`` with four digits) are
-    not hadrons and get 0.
+    A hadron code ends in the quark digits (PDG numbering scheme): mesons
+    ``nq2 nq3 nJ`` and baryons ``nq1 nq2 nq3 nJ``, each ordered with the
+    heaviest quark first, so a b quark shows in the thousands or hundreds
+    digit.  Codes below 100 (quarks, leptons, bosons, Pythia's internal 81-99)
+    and diquarks (four digits with ``nq3 == 0``) are not hadrons and get 0.
     """
-    code = np.abs(pdg_id) % 10_000_000  # drop excited-state prefixes n, nr
-    hadron = code >= 100
-    thousands = (code // 1000) % 10
+    code = np.abs(pdg_id) % 10_000  # quark and spin digits only
+    thousands = code // 1000
     hundreds = (code // 100) % 10
     tens = (code // 10) % 10
-    diquark = (thousands > 0) & (tens == 0)
-    digits_b = (thousands == 5) | (hundreds == 5) | ((thousands > 0) & (tens == 5))
-    digits_c = (thousands == 4) | (hundreds == 4) | ((thousands > 0) & (tens == 4))
-    # Mesons have thousands == 0, so their tens digit is their second quark.
-    digits_b |= (thousands == 0) & (tens == 5)
-    digits_c |= (thousands == 0) & (tens == 4)
-    flavour = np.where(digits_b, 2, np.where(digits_c, 1, 0))
-    return np.where(hadron & ~diquark, flavour, 0).astype(np.int8)
+    hadron = (code >= 100) & ~((thousands > 0) & (tens == 0))
+    has_b = (thousands == 5) | (hundreds == 5)
+    has_c = (thousands == 4) | (hundreds == 4) | (tens == 4)
+    flavour = np.where(has_b, 2, np.where(has_c, 1, 0))
+    return np.where(hadron, flavour, 0).astype(np.int8)
 
 
 def pair_indices(group_event: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

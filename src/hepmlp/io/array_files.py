@@ -74,9 +74,11 @@ def read_arrays(path: str | os.PathLike, expected: dict[str, dict]) -> dict[str,
         raise UserError(f"{path} does not exist: the model folder is incomplete; retrain or copy the whole folder")
     what_fixes = "retrain the model or copy the model folder again"
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # np.load leaks its own file handle when the zip is corrupt, so it gets ours.
+        with open(path, "rb") as handle:
+            archive = np.load(handle, allow_pickle=False)
             if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise UserError(f"{path} is a single array, not an .npz archive of weights; {what_fixes}")
+                raise UserError(f"{path} holds a single array, not an .npz archive of weights; {what_fixes}")
             found = set(archive.files)
             missing = [name for name in expected if name not in found]
             extra = sorted(found - set(expected))
@@ -88,7 +90,8 @@ def read_arrays(path: str | os.PathLike, expected: dict[str, dict]) -> dict[str,
                     + (f"unexpected array(s) {', '.join(extra)}" if extra else "")
                     + f"; {what_fixes}"
                 )
-            arrays = {name: archive[name] for name in expected}
+            with archive:
+                arrays = {name: archive[name] for name in expected}
     except UserError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:

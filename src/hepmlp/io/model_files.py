@@ -191,7 +191,7 @@ def history_frame(history: Any) -> pd.DataFrame:
     def column(name: str) -> list[float]:
         values = list(record.get(name) or [])
         values = [math.nan if value is None else float(value) for value in values]
-        return values + [math.nan] * (n_epochs - len(values))
+        return (values + [math.nan] * n_epochs)[:n_epochs]
 
     return pd.DataFrame(
         {

@@ -90,14 +90,15 @@ class Newton:
 
     λ = 0 when H is positive definite (its Cholesky factorisation exists).
     Otherwise (the lecture's warning: then −H⁻¹∇F need not point downhill) the
-    step is damped Levenberg–Marquardt style: λ = damping · max(1, mean|H_ii|),
-    multiplied by 10 until H + λI is positive definite.  Damped steps are
+    step is damped Levenberg–Marquardt style: λ = damping · max(1, mean|H_ii|)
+    (damping = 0 starts from 1e-10 instead), multiplied by 10 until H + λI is
+    positive definite.  Damped steps are
     counted in ``damped_steps`` and the last λ is in ``last_damping``.
     """
 
     def __init__(self, damping: float = 1e-4):
-        if not damping > 0:
-            raise ValueError(f"damping must be positive, got {damping}")
+        if not damping >= 0:
+            raise ValueError(f"damping must be >= 0, got {damping}")
         self.damping = damping
         self.damped_steps = 0
         self.last_damping = 0.0
@@ -115,7 +116,7 @@ class Newton:
                                                  check_finite=True)
                 break
             except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-                damping = self.damping * scale if damping == 0 else damping * 10
+                damping = max(self.damping, 1e-10) * scale if damping == 0 else damping * 10
         else:
             raise np.linalg.LinAlgError("no damping made the Hessian positive definite")
         if damping:

@@ -1,0 +1,240 @@
+"""``fit``: the training loop (mini-batches, schedules, stopping rules, history).
+
+One epoch: shuffle the events with a seeded generator (one permutation copy
+per epoch), walk through them in contiguous mini-batches of ``batch_size``
+(``None`` = the full batch, one step per epoch) and let the optimizer update
+the network's flat parameter buffer in place after each batch.  The learning
+rate is η_k = schedule(k) with k the epoch index.
+
+Stopping, checked after each epoch k:
+- ``tol``: |L_k − L_{k−1}| ≤ tol (the lecture's rule), reason "tol";
+- ``patience``: the validation loss has not improved for ``patience`` epochs,
+  reason "patience" (with validation and patience the best-validation weights
+  are restored at the end, whatever the reason);
+- ``epochs`` reached, reason "epochs".
+A NaN or infinite loss stops training with a ``UserError`` suggesting a
+smaller learning rate.
+
+L_k (``train_loss``) is the weighted mean of the mini-batch losses seen during
+epoch k (for full batch: the loss at the start of the step), as in
+scikit-learn; the validation loss is computed on the weights after the epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from hepmlp.errors import UserError
+from hepmlp.optim.optimizers import OPTIMIZER_OPTIONS, Newton, make_optimizer
+from hepmlp.optim.schedules import make_schedule
+
+from .hessian import DEFAULT_MAX_PARAMS, check_hessian_size, hessian
+from .losses import event_scale, resolve_loss
+from .network import MLP
+
+
+@dataclass
+class History:
+    """Per-epoch record of a ``fit``.
+
+    ``train_loss``, ``validation_loss`` (None without validation),
+    ``learning_rate``, ``seconds`` (wall time of the epoch) are lists with one
+    entry per epoch; ``best_epoch`` (0-based; lowest validation loss, else the
+    last epoch), ``stop_reason`` ("tol", "patience" or "epochs"),
+    ``damped_steps`` (Newton steps that needed H + λI).
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float | None] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stop_reason: str | None = None
+    damped_steps: int = 0
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs trained."""
+        return len(self.train_loss)
+
+    def as_dict(self) -> dict:
+        """A JSON-able dict of every field."""
+        return asdict(self)
+
+
+def _split_validation(validation, model: MLP):
+    if validation is None:
+        return None
+    if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
+        raise ValueError("validation must be (X_val, y_val) or (X_val, y_val, w_val)")
+    X_val, y_val, *rest = validation
+    w_val = rest[0] if rest else None
+    return model._as_input(X_val), y_val, w_val
+
+
+def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
+        loss: str, optimizer: str, learning_rate: float,
+        schedule: str | Callable[[int], float] | None = None, epochs: int,
+        batch_size: int | None = None, tol: float | None = None, validation=None,
+        patience: int | None = None, seed: int = 0, progress: bool = False,
+        optimizer_options: dict | None = None, schedule_options: dict | None = None) -> History:
+    """Train ``model`` in place on X (n, n_inputs), y ((n,) or (n, k) one-hot), weights (n,).
+
+    ``optimizer``: gd, momentum, nesterov, newton (full batch only; exact
+    Hessian), adam; ``optimizer_options``: momentum; damping and max_params
+    (newton); beta1, beta2, epsilon (adam).  ``schedule``: a name (options in
+    ``schedule_options``: decay, hold) or a callable epoch -> η; default
+    constant.  ``validation``: (X_val, y_val[, w_val]).  Returns a ``History``.
+    """
+    options = dict(optimizer_options or {})
+    max_params = options.pop("max_params", DEFAULT_MAX_PARAMS) if optimizer == "newton" else None
+    if optimizer in OPTIMIZER_OPTIONS:
+        unknown = sorted(set(options) - set(OPTIMIZER_OPTIONS[optimizer]))
+        if unknown:
+            valid = ", ".join(OPTIMIZER_OPTIONS[optimizer] + (("max_params",) if optimizer == "newton" else ()))
+            raise ValueError(f"unknown optimizer_options {unknown} for {optimizer!r}; valid: {valid or 'none'}")
+    step_object = make_optimizer(optimizer, **options)
+    if callable(schedule):
+        step_size = schedule
+    else:
+        step_size = make_schedule(schedule or "constant", learning_rate, **(schedule_options or {}))
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 or None (full batch), got {batch_size}")
+    if optimizer == "newton":
+        if batch_size is not None:
+            raise ValueError("optimizer 'newton' uses the full batch (exact Hessian); "
+                             "set batch_size to None (null in the config)")
+        check_hessian_size(model.n_params, max_params)
+
+    X = model._as_input(X)
+    target = model._as_target(y)
+    n = X.shape[0]
+    if target.shape[0] != n:
+        raise ValueError(f"X has {n} events but y has {target.shape[0]}")
+    w = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w is not None and w.shape[0] != n:
+        raise ValueError(f"X has {n} events but weights has {w.shape[0]}")
+    loss_function = resolve_loss(loss, model.output)
+    validation = _split_validation(validation, model)
+    rng = np.random.default_rng(seed)
+    parameters = model._params
+    history = History()
+    best_loss, best_params, stale = math.inf, None, 0
+
+    def check_finite(value: float, epoch: int, rate: float) -> None:
+        if not math.isfinite(value):
+            raise UserError(
+                f"the training loss became {value} in epoch {epoch + 1} ({optimizer}, learning "
+                f"rate {rate:.3g}): the steps are too large; use a smaller learning_rate "
+                f"(e.g. {rate / 10:.3g}) or a decaying schedule"
+            )
+
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        rate = float(step_size(epoch))
+        if batch_size is None:
+            scale = event_scale(w, n, model.dtype)
+            value = _full_batch_step(model, step_object, parameters, X, target, w, scale,
+                                     loss, loss_function, rate, max_params)
+        else:
+            value = _mini_batch_epoch(model, step_object, parameters, X, target, w,
+                                      loss_function, rate, batch_size, rng, epoch, check_finite)
+        check_finite(value, epoch, rate)
+        validation_loss = None if validation is None else model.loss(*validation[:2], loss, validation[2])
+        if validation_loss is not None:
+            check_finite(validation_loss, epoch, rate)
+        seconds = time.perf_counter() - started
+        history.train_loss.append(value)
+        history.validation_loss.append(validation_loss)
+        history.learning_rate.append(rate)
+        history.seconds.append(seconds)
+        if progress:
+            shown = "" if validation_loss is None else f"  validation {validation_loss:.6g}"
+            print(f"epoch {epoch + 1}/{epochs}  train {value:.6g}{shown}  eta {rate:.3g}  "
+                  f"{seconds:.2f} s  {n / max(seconds, 1e-12):,.0f} events/s", file=sys.stderr)
+        if validation_loss is not None:
+            if validation_loss < best_loss:
+                best_loss, stale, history.best_epoch = validation_loss, 0, epoch
+                if patience is not None:
+                    best_params = parameters.copy()
+            else:
+                stale += 1
+        if patience is not None and validation is not None and stale >= patience:
+            history.stop_reason = "patience"
+            break
+        if tol is not None and epoch > 0 and abs(value - history.train_loss[-2]) <= tol:
+            history.stop_reason = "tol"
+            break
+    else:
+        history.stop_reason = "epochs"
+    if best_params is not None:
+        parameters[...] = best_params
+    if validation is None:
+        history.best_epoch = history.epochs - 1
+    if isinstance(step_object, Newton):
+        history.damped_steps = step_object.damped_steps
+    return history
+
+
+def _full_batch_step(model, step_object, parameters, X, target, w, scale, loss, loss_function,
+                     rate, max_params) -> float:
+    """One optimizer step on all events; returns the loss at the first gradient evaluation."""
+    values: list[float] = []
+
+    def gradient() -> np.ndarray:
+        values.append(model._loss_and_gradient(X, target, scale, loss_function))
+        return model._gradient
+
+    def exact_hessian() -> np.ndarray:
+        return hessian(model, X, target, loss, w, max_params=max_params)
+
+    step_object.step(parameters, gradient, rate,
+                     exact_hessian if isinstance(step_object, Newton) else None)
+    return values[0]
+
+
+def _mini_batch_epoch(model, step_object, parameters, X, target, w, loss_function, rate,
+                      batch_size, rng, epoch, check_finite) -> float:
+    """One shuffled pass in mini-batches; returns Σ_b L_b W_b / Σ_b W_b (W_b = batch weight)."""
+    n = X.shape[0]
+    order = rng.permutation(n)
+    X_shuffled = X[order]
+    target_shuffled = target[order]
+    w_shuffled = None if w is None else w[order]
+    total = 0.0
+    weight_total = 0.0
+    batch = [X_shuffled, target_shuffled, 1.0]
+
+    def gradient() -> np.ndarray:
+        batch.append(model._loss_and_gradient(batch[0], batch[1], batch[2], loss_function))
+        return model._gradient
+
+    for start in range(0, n, batch_size):
+        stop = min(n, start + batch_size)
+        batch[0] = X_shuffled[start:stop]
+        batch[1] = target_shuffled[start:stop]
+        if w_shuffled is None:
+            batch[2] = 1.0 / (stop - start)
+            batch_weight = stop - start
+        else:
+            w_batch = w_shuffled[start:stop]
+            batch_weight = float(w_batch.sum())
+            if batch_weight <= 0:
+                continue
+            batch[2] = (w_batch / batch_weight).astype(model.dtype).reshape(-1, 1)
+        del batch[3:]
+        step_object.step(parameters, gradient, rate)
+        value = batch[3]
+        if not math.isfinite(value):
+            check_finite(value, epoch, rate)
+        total += value * batch_weight
+        weight_total += batch_weight
+    return total / weight_total if weight_total else math.nan

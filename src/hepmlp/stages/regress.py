@@ -1,0 +1,370 @@
+"""Calorimeter calibration: ``hepmlp train-regressor`` and ``hepmlp evaluate-regressor``.
+
+``train-regressor`` fits one ``regression.models`` entry: an MLP with an
+identity output and the (weighted) MSE loss, on the dataset's standardised
+features and ``training_weight``, stopping on the validation split.  The
+learning target is the dataset's ``label``: ``E_true / E_raw`` for
+``regression.target: ratio`` (a correction factor near 1, the usual choice: the
+network only learns how far each shower is from the EM scale), ``E_true`` for
+``energy``.  The target is standardised for training, ``(t - m) / s`` with the
+weighted mean and standard deviation of the training split, and the affine map
+is then folded into the output layer (``W_L <- s W_L``, ``b_L <- s b_L + m``),
+so the saved network predicts the learning target itself and ``history.csv``
+holds the MSE in the target's units (dimensionless for ``ratio``, GeV^2 for
+``energy``).  Files: ``model.npz``, ``model.json``, ``history.csv``
+(``hepmlp.io.model_files.save_trained``).
+
+``evaluate-regressor`` compares on the test split the raw EM-scale sum, a
+linear per-layer calibration, the MLP and scikit-learn's ``MLPRegressor``
+(``hepmlp.evaluate.calibration``), and writes, all or nothing,
+
+* ``metrics.json`` (flat; ``{method}`` is raw, linear, mlp, sklearn):
+  ``{method}_a``/``_b``/``_c`` (+ ``_err``): stochastic (sqrt(GeV)), constant,
+  noise (GeV) terms of ``sigma/E = a/sqrt(E) (+) b (+) c/E`` fitted to the
+  robust (Gaussian-core) resolution, with ``{method}_fit_chi2``/``_fit_ndf``;
+  ``{method}_resolution_{E}GeV`` and ``{method}_response_{E}GeV`` (Gaussian
+  core, interpolated in log E between bins) and ``{method}_resolution_rms_{E}GeV``,
+  ``{method}_response_mean_{E}GeV`` (plain RMS and mean) for E = 5, 20, 50,
+  150; ``{method}_mse_energy_test`` (GeV^2); ``mse_test`` and
+  ``sklearn_mse_test``: weighted test MSE in the learning target's units;
+  ``train_seconds`` (hepmlp MLP) and ``sklearn_train_seconds``;
+  ``linear_weight_{feature}``; ``n_test_events``, ``target``; and the issue's
+  targets ``target_resolution_better_than_linear`` (every bin centred above
+  5 GeV), ``target_response_within_2pct`` (every bin centred at >= 10 GeV),
+  ``target_mse_within_1p1_sklearn``, with ``mlp_max_response_deviation_from_10GeV``
+  and ``mse_test_over_sklearn``;
+* ``response_bins.csv``: every method's binned response and resolution
+  (plain and robust, with uncertainties);
+* ``plots/``: ``response``, ``resolution``, ``calibrated_vs_true``,
+  ``ratio_distributions``, ``loss_history`` in each of ``plots.formats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hepmlp.data.store import feature_matrix, read_info, read_split, standardise
+from hepmlp.errors import UserError
+from hepmlp.evaluate import calibration, plots_regression, resolution
+from hepmlp.outputs import atomic_outputs
+
+ENERGIES_GEV = (5, 20, 50, 150)
+N_ENERGY_BINS = 16
+RESOLUTION_TARGET_ABOVE_GEV = 5.0
+RESPONSE_TARGET_FROM_GEV = 10.0
+RESPONSE_TOLERANCE = 0.02
+MSE_TOLERANCE = 1.1
+
+
+# --------------------------------------------------------------------------- data
+@dataclasses.dataclass
+class RegressionSplit:
+    """One split of a regression dataset: raw features (n, d) and per-event arrays (n,)."""
+
+    X: np.ndarray
+    target: np.ndarray
+    truth: np.ndarray
+    raw: np.ndarray
+    weight: np.ndarray
+    training_weight: np.ndarray
+
+
+def read_regression_info(dataset_dir) -> dict:
+    """``dataset.json`` of a regression dataset, checked for the keys this stage needs."""
+    info = read_info(dataset_dir)
+    if info.get("task") != "regression":
+        raise UserError(
+            f"{Path(dataset_dir) / 'dataset.json'} is a {info.get('task')!r} dataset; build it with "
+            "hepmlp dataset --task regression"
+        )
+    if info.get("target") not in calibration.TARGETS:
+        raise UserError(
+            f"{Path(dataset_dir) / 'dataset.json'} has target {info.get('target')!r}; valid: "
+            f"{', '.join(calibration.TARGETS)} (regression.target); rebuild the dataset"
+        )
+    return info
+
+
+def read_regression_split(dataset_dir, split: str, info: dict) -> RegressionSplit:
+    """Read ``split`` and check that the target, truth and raw columns are there and finite."""
+    frame = read_split(dataset_dir, split)
+    path = Path(dataset_dir) / f"{split}.parquet"
+    missing = [name for name in ("label", "truth", "raw", "weight") if name not in frame.columns]
+    if missing:
+        raise UserError(f"{path} has no column(s) {', '.join(missing)}; rebuild it with hepmlp dataset --task regression")
+    if len(frame) == 0:
+        raise UserError(f"{path} holds no events; check regression.samples and the split fractions")
+    arrays = {name: frame[name].to_numpy(dtype=np.float64) for name in ("label", "truth", "raw", "weight")}
+    for name, values in arrays.items():
+        if not np.all(np.isfinite(values)):
+            raise UserError(f"{path}: column {name!r} has {np.count_nonzero(~np.isfinite(values))} non-finite value(s); "
+                            "check regression.truth / regression.raw (E_raw = 0 makes the ratio infinite)")
+    training_weight = (
+        frame["training_weight"].to_numpy(dtype=np.float64) if "training_weight" in frame.columns else arrays["weight"]
+    )
+    return RegressionSplit(
+        X=feature_matrix(frame, info["features"]),
+        target=arrays["label"],
+        truth=arrays["truth"],
+        raw=arrays["raw"],
+        weight=arrays["weight"],
+        training_weight=training_weight,
+    )
+
+
+def target_scale(split: RegressionSplit, *, where: str, info: dict) -> tuple[float, float]:
+    """Weighted mean and std of the training target; a constant target is a ``UserError``."""
+    mean, std = calibration.weighted_mean_std(split.target, split.training_weight)
+    if not std > 1e-12 * max(abs(mean), 1.0):
+        raise UserError(
+            f"the regression target ({info.get('target')}: 'label' in {where}, from regression.truth "
+            f"{info.get('truth')!r} and regression.raw {info.get('raw')!r}) is constant ({mean:g}) over all "
+            f"{len(split.target)} training events: there is nothing to learn; check the truth/raw expressions "
+            "and that the input files hold a range of energies"
+        )
+    return mean, std
+
+
+# --------------------------------------------------------------------------- training
+def fold_target_scale(mlp, mean: float, std: float):
+    """The network that outputs ``std * f(x) + mean``: the last layer's W and b rescaled."""
+    from hepmlp.nn import MLP
+
+    arrays = {name: np.array(value, copy=True) for name, value in mlp.to_arrays().items()}
+    last = len(arrays) // 2 - 1
+    arrays[f"W{last}"] *= std
+    arrays[f"b{last}"] = arrays[f"b{last}"] * std + mean
+    return MLP.from_arrays(mlp.architecture(), arrays)
+
+
+def train_regression_model(
+    model_config: dict, info: dict, train: RegressionSplit, validation: RegressionSplit | None, *,
+    where: str = "the training split", progress: bool = False,
+):
+    """Train on standardised features and target; return ``(mlp, history_dict)``.
+
+    The returned ``mlp`` predicts the learning target (the standardisation is
+    folded in); ``history_dict`` is ``History.as_dict()`` with the losses in
+    the target's units (multiplied by ``std^2``).
+    """
+    from hepmlp.nn import build_model, fit_from_config
+
+    mean, std = target_scale(train, where=where, info=info)
+    stats = info["standardisation"]
+    X_train = standardise(train.X, stats["mean"], stats["std"])
+    y_train = (train.target - mean) / std
+    validation_data = None
+    if validation is not None and len(validation.target):
+        validation_data = (
+            standardise(validation.X, stats["mean"], stats["std"]),
+            (validation.target - mean) / std,
+            validation.training_weight,
+        )
+    model = build_model(model_config, X_train.shape[1], output="identity", n_outputs=1)
+    history = fit_from_config(
+        model, model_config, X_train, y_train, train.training_weight, loss="mse",
+        validation=validation_data, progress=progress,
+    )
+    record = dict(history.as_dict())
+    for key in ("train_loss", "validation_loss"):
+        if record.get(key) is not None:
+            record[key] = [None if value is None else float(value) * std**2 for value in record[key]]
+    return fold_target_scale(model, mean, std), record
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from hepmlp.config import load_config
+    from hepmlp.io.model_files import save_trained
+
+    config = load_config(args.config)
+    models = config["regression"]["models"]
+    if args.model not in models:
+        raise UserError(f"{args.config}: regression.models has no model {args.model!r}; valid: {', '.join(models)}")
+    model_config = models[args.model]
+    info = read_regression_info(args.dataset)
+    train = read_regression_split(args.dataset, "train", info)
+    validation = read_regression_split(args.dataset, "validation", info)
+    print(f"train-regressor {args.model}: {len(train.target)} training, {len(validation.target)} validation events, "
+          f"target {info['target']}", file=sys.stderr)
+    mlp, history = train_regression_model(
+        model_config, info, train, validation, where=f"{Path(args.dataset) / 'train.parquet'}", progress=True
+    )
+    save_trained(args.outdir, mlp, info=info, model_config=model_config, loss="mse", history=history)
+    print(f"train-regressor {args.model}: wrote {args.outdir}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- evaluation
+def calibrate_all(trained, info: dict, model_config: dict, train: RegressionSplit, test: RegressionSplit) -> dict:
+    """Calibrated test energies (n,) per method, plus the linear weights, sklearn model and predictions."""
+    target = info["target"]
+    layers = calibration.layer_features(info["features"], info["expressions"])
+    if not layers:
+        raise UserError(
+            "the linear calibration needs per-layer features (expressions E_ECAL<n> / E_HCAL<n>), but "
+            f"regression.features has none ({', '.join(info['features'])}); add the layer branches as features"
+        )
+    columns = [info["features"].index(name) for name in layers]
+    coefficients = calibration.fit_linear_calibration(train.X[:, columns], train.truth, train.training_weight)
+
+    mean, std = calibration.weighted_mean_std(train.target, train.training_weight)
+    stats = info["standardisation"]
+    print("evaluate-regressor: fitting the sklearn MLPRegressor baseline", file=sys.stderr)
+    start = time.perf_counter()
+    regressor = calibration.fit_sklearn_regressor(
+        model_config, standardise(train.X, stats["mean"], stats["std"]), (train.target - mean) / std,
+        train.training_weight,
+    )
+    sklearn_seconds = time.perf_counter() - start
+    mlp_prediction = np.asarray(trained.score(test.X), dtype=np.float64)
+    sklearn_prediction = regressor.predict(standardise(test.X, stats["mean"], stats["std"])) * std + mean
+    return {
+        "energies": {
+            "raw": test.raw,
+            "linear": calibration.apply_linear_calibration(test.X[:, columns], coefficients),
+            "mlp": calibration.energy_from_target(mlp_prediction, test.raw, target),
+            "sklearn": calibration.energy_from_target(sklearn_prediction, test.raw, target),
+        },
+        "predictions": {"mlp": mlp_prediction, "sklearn": sklearn_prediction},
+        "linear_weights": dict(zip(layers, coefficients.tolist())),
+        "sklearn_loss": 2 * np.asarray(regressor.loss_curve_) * std**2 if hasattr(regressor, "loss_curve_") else None,
+        "sklearn_seconds": sklearn_seconds,
+    }
+
+
+def calibration_metrics(test: RegressionSplit, energies: dict[str, np.ndarray], *, n_bins: int = N_ENERGY_BINS):
+    """Binned response/resolution, fits and flat metrics per method; returns ``(metrics, bins, fits)``."""
+    edges = resolution.energy_bins(float(test.truth.min()), float(test.truth.max()) * (1 + 1e-9), n_bins)
+    metrics: dict = {}
+    bins_by_method, fits = {}, {}
+    for method, energy in energies.items():
+        bins = resolution.binned_response(test.truth, energy, edges, weights=test.weight)
+        fit = resolution.fit_resolution(bins["energy"], bins["robust_resolution"], bins["robust_resolution_err"])
+        bins_by_method[method], fits[method] = bins, fit
+        for letter, term in (("a", "stochastic"), ("b", "constant"), ("c", "noise")):
+            metrics[f"{method}_{letter}"] = getattr(fit, term)
+            metrics[f"{method}_{letter}_err"] = getattr(fit, f"{term}_err")
+        metrics[f"{method}_fit_chi2"], metrics[f"{method}_fit_ndf"] = fit.chi2, fit.ndf
+        for key, column in (("resolution", "robust_resolution"), ("response", "robust_response"),
+                            ("resolution_rms", "resolution"), ("response_mean", "response")):
+            values = resolution.interpolate_in_log_energy(bins["energy"], bins[column], ENERGIES_GEV)
+            for energy_gev, value in zip(ENERGIES_GEV, values):
+                metrics[f"{method}_{key}_{energy_gev}GeV"] = float(value)
+        metrics[f"{method}_mse_energy_test"] = calibration.weighted_mse(test.truth, energy, test.weight)
+    return metrics, bins_by_method, fits
+
+
+def target_checks(bins_by_method: dict) -> dict:
+    """The issue's resolution and response targets, evaluated on the robust binned values."""
+    mlp, linear = bins_by_method["mlp"], bins_by_method["linear"]
+    above = np.isfinite(mlp["energy"]) & (mlp["energy"] > RESOLUTION_TARGET_ABOVE_GEV)
+    from_10 = np.isfinite(mlp["energy"]) & (mlp["energy"] >= RESPONSE_TARGET_FROM_GEV)
+    deviation = np.abs(mlp["robust_response"][from_10] - 1)
+    return {
+        "target_resolution_better_than_linear": bool(
+            np.all(mlp["robust_resolution"][above] < linear["robust_resolution"][above])
+        ),
+        "target_response_within_2pct": bool(np.all(deviation < RESPONSE_TOLERANCE)),
+        "mlp_max_response_deviation_from_10GeV": float(deviation.max()) if deviation.size else float("nan"),
+    }
+
+
+def bins_table(bins_by_method: dict) -> pd.DataFrame:
+    """All methods' binned statistics in one long table (one row per method and bin)."""
+    frames = [pd.DataFrame(bins).assign(method=method) for method, bins in bins_by_method.items()]
+    table = pd.concat(frames, ignore_index=True)
+    return table[["method"] + [column for column in table.columns if column != "method"]]
+
+
+def _json_value(value):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    from hepmlp.config import load_config
+    from hepmlp.io.model_files import load_trained
+
+    config = load_config(args.config)
+    plot_config = config.get("plots", {})
+    formats, n_hist_bins = plot_config.get("formats", ["png", "pdf"]), int(plot_config.get("bins", 40))
+    model_dir = Path(args.model_dir)
+    trained = load_trained(model_dir)
+    if trained.task != "regression":
+        raise UserError(f"{model_dir} holds a {trained.task!r} model; train it with hepmlp train-regressor")
+    info = read_regression_info(args.dataset)
+    if list(trained.features) != list(info["features"]):
+        raise UserError(f"{model_dir} was trained on features {trained.features}, but {args.dataset} has "
+                        f"{info['features']}; retrain the model on this dataset")
+    train = read_regression_split(args.dataset, "train", info)
+    test = read_regression_split(args.dataset, "test", info)
+    print(f"evaluate-regressor: {len(test.target)} test events", file=sys.stderr)
+    results = calibrate_all(trained, info, trained.metadata.get("model_config") or {}, train, test)
+    metrics, bins_by_method, fits = calibration_metrics(test, results["energies"])
+    mse = calibration.weighted_mse(test.target, results["predictions"]["mlp"], test.weight)
+    sklearn_mse = calibration.weighted_mse(test.target, results["predictions"]["sklearn"], test.weight)
+    metrics.update(target_checks(bins_by_method))
+    metrics.update(
+        {
+            "mse_test": mse,
+            "sklearn_mse_test": sklearn_mse,
+            "mse_test_over_sklearn": mse / sklearn_mse,
+            "target_mse_within_1p1_sklearn": bool(mse <= MSE_TOLERANCE * sklearn_mse),
+            "train_seconds": (trained.metadata.get("history") or {}).get("train_seconds"),
+            "sklearn_train_seconds": results["sklearn_seconds"],
+            "n_test_events": len(test.target),
+            "target": info["target"],
+            **{f"linear_weight_{name}": weight for name, weight in results["linear_weights"].items()},
+        }
+    )
+    metrics = {key: _json_value(value) for key, value in metrics.items()}
+
+    with atomic_outputs(model_dir / "metrics.json", model_dir / "response_bins.csv", model_dir / "plots") as (
+        metrics_path, table_path, plot_dir,
+    ):
+        plot_dir.mkdir()
+        plots_regression.plot_response(bins_by_method, plot_dir / "response", formats)
+        plots_regression.plot_resolution(bins_by_method, fits, plot_dir / "resolution", formats)
+        plots_regression.plot_calibrated_vs_true(
+            test.truth, results["energies"], plot_dir / "calibrated_vs_true", bins=n_hist_bins, formats=formats
+        )
+        plots_regression.plot_ratio_distributions(
+            test.truth, results["energies"], [(0.9 * e, 1.1 * e) for e in ENERGIES_GEV],
+            plot_dir / "ratio_distributions", weights=test.weight, bins=n_hist_bins, formats=formats,
+        )
+        plots_regression.plot_loss_history(
+            trained.history, plot_dir / "loss_history", sklearn_loss=results["sklearn_loss"],
+            units="GeV$^2$" if info["target"] == "energy" else "", formats=formats,
+        )
+        bins_table(bins_by_method).to_csv(table_path, index=False)
+        metrics_path.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    print(f"evaluate-regressor: MLP resolution at 20 GeV {metrics['mlp_resolution_20GeV']}, "
+          f"mse_test {mse:.4g} (sklearn {sklearn_mse:.4g}); wrote {model_dir / 'metrics.json'}", file=sys.stderr)
+
+
+def register(subparsers) -> None:
+    """Add ``train-regressor`` and ``evaluate-regressor``."""
+    train = subparsers.add_parser("train-regressor", help="train a calorimeter-calibration MLP (MSE loss)")
+    train.add_argument("--config", required=True, help="the analyst config (YAML)")
+    train.add_argument("--model", required=True, help="a name in regression.models")
+    train.add_argument("--dataset", required=True, help="regression dataset folder (results/regression/dataset)")
+    train.add_argument("--outdir", required=True, help="model folder to write (results/regression/NAME)")
+    train.set_defaults(func=run_train)
+
+    evaluate = subparsers.add_parser("evaluate-regressor", help="response, resolution and plots of a calibration")
+    evaluate.add_argument("--config", required=True, help="the analyst config (YAML)")
+    evaluate.add_argument("--model-dir", required=True, help="a folder written by train-regressor")
+    evaluate.add_argument("--dataset", required=True, help="the regression dataset the model was trained on")
+    evaluate.set_defaults(func=run_evaluate)
