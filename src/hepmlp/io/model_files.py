@@ -9,7 +9,8 @@ A model folder holds
   names and expressions, standardisation ``mean``/``std``, classes, the model
   config it was trained with, a history summary and the hepmlp/NumPy versions;
 - ``history.csv`` (trained models): ``epoch, train_loss, validation_loss,
-  learning_rate, seconds``, one row per epoch.
+  learning_rate, seconds``, one row per epoch, epochs counted from 1 (as the
+  progress output and ``model.json``'s ``history.best_epoch`` count them).
 
 Loading never unpickles and checks the arrays against ``model.json``: a
 missing, truncated, mismatched or altered file raises ``UserError`` naming the
@@ -210,7 +211,8 @@ def history_summary(history: Any, table: pd.DataFrame) -> dict:
     return _jsonable(
         {
             "epochs": len(table),
-            "best_epoch": record.get("best_epoch"),
+            # History counts epochs from 0; history.csv and this summary count from 1.
+            "best_epoch": None if record.get("best_epoch") is None else int(record["best_epoch"]) + 1,
             "stop_reason": record.get("stop_reason"),
             "damped_steps": record.get("damped_steps"),
             "final_train_loss": table["train_loss"].iloc[-1] if len(table) else None,
