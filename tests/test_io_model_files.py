@@ -258,3 +258,12 @@ def test_single_npy_instead_of_archive(trained):
         np.save(handle, np.zeros(3))
     with pytest.raises(UserError, match=r"model\.npz holds a single array"):
         load_trained(folder)
+
+
+def test_float32_model_scores_in_float32(tmp_path):
+    mlp = MLP(3, hidden=(4,), seed=3, dtype="float32")
+    save_trained(tmp_path / "f32", mlp, info=make_info(), model_config={}, loss="cross_entropy", history=HISTORY)
+    model = load_trained(tmp_path / "f32")
+    assert model.metadata["arrays"]["W0"]["dtype"] == "<f4"
+    scores = model.score(raw_features())
+    assert scores.dtype == np.float32 and scores.shape == (50,)

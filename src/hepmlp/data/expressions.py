@@ -63,7 +63,7 @@ from hepmlp.data.expression_nodes import (
     Unary,
     error_at,
 )
-from hepmlp.data.tokens import Token, tokenize
+from hepmlp.data.tokens import Token, iterate_tokens
 
 PADDING = jagged.PADDING
 MAX_LENGTH = 10_000
@@ -128,16 +128,17 @@ class _Parser:
 
     def __init__(self, text: str):
         self.text = text
-        self.tokens = tokenize(text)
-        self.position = 0
+        self.tokens = iterate_tokens(text)
+        self.current = next(self.tokens)
         self.depth = 0
 
     def peek(self) -> Token:
-        return self.tokens[self.position]
+        return self.current
 
     def advance(self) -> Token:
-        token = self.tokens[self.position]
-        self.position += 1
+        token = self.current
+        if token.kind != "end":
+            self.current = next(self.tokens)
         return token
 
     def error(self, token: Token | int, message: str) -> ExpressionError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hepmlp.errors import UserError
@@ -102,9 +103,11 @@ def _check_name(text: str, name: str, position: int) -> None:
         raise ExpressionError(text, position, reason)
 
 
-def tokenize(text: str) -> list[Token]:
-    """Split ``text`` into tokens, ending with an ``end`` token."""
-    tokens = []
+def iterate_tokens(text: str) -> Iterator[Token]:
+    """The tokens of ``text``, one at a time, ending with an ``end`` token.
+
+    Lazy, so that a parser reports the leftmost problem first.
+    """
     position = 0
     while position < len(text):
         match = _TOKEN.match(text, position)
@@ -116,7 +119,11 @@ def tokenize(text: str) -> list[Token]:
         if kind == "name":
             _check_name(text, match.group(), position)
         if kind != "space":
-            tokens.append(Token(kind, match.group(), position))
+            yield Token(kind, match.group(), position)
         position = match.end()
-    tokens.append(Token("end", "", len(text)))
-    return tokens
+    yield Token("end", "", len(text))
+
+
+def tokenize(text: str) -> list[Token]:
+    """All tokens of ``text`` (see ``iterate_tokens``)."""
+    return list(iterate_tokens(text))

@@ -74,10 +74,10 @@ def draw_train_test(
             )
             highest = max(highest, float((train_density + train_error).max(initial=0.0)))
     ax.set_xlim(bins[0], bins[-1])
-    ax.set_ylim(0, 1.45 * highest if highest > 0 else 1.0)
+    ax.set_ylim(0, 1.6 * highest if highest > 0 else 1.0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(DENSITY_LABEL)
-    ax.legend(loc="upper center", fontsize="x-small", ncols=2, title=legend_title, title_fontsize="x-small")
+    ax.legend(loc="upper center", fontsize="xx-small", ncols=2, title=legend_title, title_fontsize="xx-small")
 
 
 def plot_train_test(
@@ -119,6 +119,7 @@ def plot_train_test_panels(
     columns = min(count, 3)
     rows = int(np.ceil(count / columns))
     figure, axes = new_figure(width=7.5 * columns, height=6.0 * rows, rows=rows, columns=columns)
+    figure.subplots_adjust(wspace=0.3, hspace=0.3)
     axes = np.atleast_1d(axes).ravel()
     for ax, panel in zip(axes, panels):
         draw_train_test(ax, panel.test, panel.train, bins=bins, ks_pvalues=panel.ks_pvalues, xlabel=panel.xlabel)

@@ -69,6 +69,7 @@ def _grid(count: int, columns: int, width: float, height: float):
     columns = max(1, min(count, columns))
     rows = int(np.ceil(count / columns))
     figure, axes = new_figure(width=width * columns, height=height * rows, rows=rows, columns=columns)
+    figure.subplots_adjust(wspace=0.35, hspace=0.35)
     axes = np.atleast_1d(axes).ravel()
     for ax in axes[count:]:
         ax.set_visible(False)

@@ -25,7 +25,7 @@ STYLE = {
     "mlp": {"color": "tab:red", "marker": "o", "label": "hepmlp MLP"},
     "sklearn": {"color": "tab:green", "marker": "D", "label": "sklearn MLPRegressor"},
 }
-RATIO_RANGE = (0.0, 2.0)
+RATIO_RANGE = (0.0, 3.0)  # widest E_calib/E_true axis of the ratio panels
 
 
 def _style(method: str) -> dict:
@@ -47,7 +47,7 @@ def plot_response(bins_by_method: dict[str, dict], stem: str | os.PathLike, form
                   color=style["color"], alpha=0.6)
     axes.set_xscale("log")
     axes.set_xlabel(r"$E_\mathrm{true}$ [GeV]")
-    axes.set_ylabel(r"response $\langle E_\mathrm{calib}/E_\mathrm{true}\rangle$")
+    axes.set_ylabel(r"response $\langle r\rangle$, $r = E_\mathrm{calib}/E_\mathrm{true}$")
     axes.set_title("filled: Gaussian core mean; open: plain mean", fontsize=12)
     axes.legend(fontsize=11, loc="lower right")
     return save_figure(figure, stem, formats)
@@ -57,7 +57,7 @@ def fit_label(fit: ResolutionFit) -> str:
     """``a = 0.52 √GeV, b = 0.031, c = 0.20 GeV`` for a legend."""
     if not fit.converged:
         return "fit failed"
-    return rf"$a$={fit.stochastic:.3f}$\sqrt{{\mathrm{{GeV}}}}$, $b$={fit.constant:.3f}, $c$={fit.noise:.2f} GeV"
+    return f"a={fit.stochastic:.3g} √GeV, b={fit.constant:.3g}, c={fit.noise:.3g} GeV"
 
 
 def plot_resolution(
@@ -82,9 +82,9 @@ def plot_resolution(
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel(r"$E_\mathrm{true}$ [GeV]")
-    axes.set_ylabel(r"resolution $\sigma(E_\mathrm{calib}/E_\mathrm{true}) / \langle E_\mathrm{calib}/E_\mathrm{true}\rangle$")
-    axes.set_title(r"Gaussian core; fit $a/\sqrt{E} \oplus b \oplus c/E$", fontsize=12)
-    axes.legend(fontsize=9, loc="upper right")
+    axes.set_ylabel(r"resolution $\sigma(r)/\langle r\rangle$, $r = E_\mathrm{calib}/E_\mathrm{true}$")
+    axes.set_title(r"Gaussian core; fit a/√E $\oplus$ b $\oplus$ c/E", fontsize=12)
+    axes.legend(fontsize=11, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     return save_figure(figure, stem, formats)
 
 
@@ -92,18 +92,24 @@ def plot_calibrated_vs_true(
     e_true: np.ndarray, calibrated: dict[str, np.ndarray], stem: str | os.PathLike, *, bins: int = 40,
     formats=DEFAULT_FORMATS,
 ):
-    """2-D histograms of E_calib vs E_true (shape (n,) each), one panel per method."""
+    """2-D histograms of E_calib vs E_true (shape (n,) each), log axes, one panel per method.
+
+    Calibrated energies outside the axis range are drawn in the edge bins.
+    """
     use_hep_style()
     n_panels = len(calibrated)
     columns = 2 if n_panels > 1 else 1
     rows = int(np.ceil(n_panels / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(7 * columns, 6 * rows), squeeze=False)
-    upper = float(np.max(e_true)) * 1.05
-    edges = np.linspace(0.0, upper, bins + 1)
+    positive = e_true[e_true > 0]
+    lower, upper = float(positive.min()) / 1.5, float(positive.max()) * 1.5
+    edges = np.geomspace(lower, upper, bins + 1)  # log axes: the test beam is log-uniform in E_true
     for panel, (method, energy) in zip(axes.flat, calibrated.items()):
-        counts, *_ = np.histogram2d(e_true, energy, bins=(edges, edges))
+        counts, *_ = np.histogram2d(e_true, np.clip(energy, lower, upper), bins=(edges, edges))
         mesh = panel.pcolormesh(edges, edges, counts.T, norm=LogNorm(vmin=1), cmap="viridis")
-        panel.plot([0, upper], [0, upper], color="w", lw=1, ls="--")
+        panel.plot([lower, upper], [lower, upper], color="w", lw=1, ls="--")
+        panel.set_xscale("log")
+        panel.set_yscale("log")
         panel.set_title(_style(method)["label"], fontsize=13)
         panel.set_xlabel(r"$E_\mathrm{true}$ [GeV]")
         panel.set_ylabel(r"$E_\mathrm{calib}$ [GeV]")
@@ -130,12 +136,13 @@ def plot_ratio_distributions(
     rows = int(np.ceil(len(energy_ranges) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(7 * columns, 5.5 * rows), squeeze=False)
     weights = np.ones_like(e_true) if weights is None else weights
-    edges = np.linspace(*RATIO_RANGE, bins + 1)
     for panel, (low, high) in zip(axes.flat, energy_ranges):
         in_range = (e_true >= low) & (e_true < high)
-        for method, energy in calibrated.items():
+        ratios = {method: energy[in_range] / e_true[in_range] for method, energy in calibrated.items()}
+        edges = _ratio_edges(ratios, bins)
+        for method, ratio in ratios.items():
             style = _style(method)
-            ratio = np.clip(energy[in_range] / e_true[in_range], *RATIO_RANGE)
+            ratio = np.clip(ratio, edges[0], edges[-1])
             panel.hist(ratio, bins=edges, weights=weights[in_range], density=True, histtype="step",
                        color=style["color"], lw=1.5, label=style["label"])
         panel.axvline(1.0, color="k", lw=0.8, ls=":")
@@ -148,6 +155,20 @@ def plot_ratio_distributions(
         panel.set_visible(False)
     figure.tight_layout()
     return save_figure(figure, stem, formats)
+
+
+def _ratio_edges(ratios: dict[str, np.ndarray], bins: int) -> np.ndarray:
+    """Common bin edges covering the central 99% of every method's ratios, within ``RATIO_RANGE``."""
+    finite = [ratio[np.isfinite(ratio)] for ratio in ratios.values()]
+    finite = [ratio for ratio in finite if ratio.size]
+    if not finite:
+        return np.linspace(*RATIO_RANGE, bins + 1)
+    low = max(min(np.quantile(ratio, 0.005) for ratio in finite), RATIO_RANGE[0])
+    high = min(max(np.quantile(ratio, 0.995) for ratio in finite), RATIO_RANGE[1])
+    if not high > low:
+        low, high = low - 0.05, high + 0.05
+    padding = 0.05 * (high - low)
+    return np.linspace(low - padding, high + padding, bins + 1)
 
 
 def plot_loss_history(

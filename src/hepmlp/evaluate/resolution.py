@@ -258,10 +258,13 @@ def fit_resolution(energy, resolution, uncertainty) -> ResolutionFit:
 
     ``energy`` (GeV), ``resolution``, ``uncertainty``: shape (m,); NaN bins are
     skipped.  A weighted least-squares fit (``scipy.optimize.curve_fit`` with
-    ``absolute_sigma=True``, all terms bounded to >= 0), started from the
-    linear least-squares solution for ``(a^2, b^2, c^2)`` of
-    ``(sigma/E)^2 = a^2/E + b^2 + c^2/E^2``.  With fewer than 3 usable bins,
-    or when the fit fails, every field is NaN and ``converged`` is False.
+    ``absolute_sigma=True``) of the squares ``(A, B, C) = (a^2, b^2, c^2) >= 0``,
+    started from the linear least-squares solution of ``(sigma/E)^2 = A/E + B
+    + C/E^2``.  The quoted error of ``a`` is half the width of ``[sqrt(A -
+    err A), sqrt(A + err A)]``: ``err(A) / (2a)`` for a clear term, about
+    ``sqrt(err A) / 2`` for a term compatible with 0 (where ``a`` itself has no
+    Gaussian error).  With fewer than 3 usable bins, or when the fit fails,
+    every field is NaN and ``converged`` is False.
     """
     energy = np.asarray(energy, dtype=np.float64)
     resolution = np.asarray(resolution, dtype=np.float64)
@@ -272,16 +275,20 @@ def fit_resolution(energy, resolution, uncertainty) -> ResolutionFit:
     failed = ResolutionFit(nan, nan, nan, nan, nan, nan, nan, max(int(energy.size) - 3, 0), False)
     if energy.size < 3:
         return failed
-    # Start: linear fit of the squares, each point weighted by 1 / err(sigma^2).
+    # Fit the squares (A, B, C) = (a^2, b^2, c^2) >= 0: smooth at a term that vanishes.
     design = np.stack([1 / energy, np.ones_like(energy), 1 / energy**2], axis=1)
     square_err = 2 * resolution * uncertainty
-    squares, *_ = np.linalg.lstsq(design / square_err[:, None], resolution**2 / square_err, rcond=None)
-    start = np.sqrt(np.clip(squares, 1e-6, None))
+    start, *_ = np.linalg.lstsq(design / square_err[:, None], resolution**2 / square_err, rcond=None)
+    start = np.clip(start, 1e-8, None)
+
+    def model_of_squares(e, square_a, square_b, square_c):
+        return np.sqrt(square_a / e + square_b + square_c / e**2)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optimize.OptimizeWarning)
         try:
-            params, covariance = optimize.curve_fit(
-                resolution_model,
+            squares, covariance = optimize.curve_fit(
+                model_of_squares,
                 energy,
                 resolution,
                 p0=start,
@@ -289,11 +296,18 @@ def fit_resolution(energy, resolution, uncertainty) -> ResolutionFit:
                 absolute_sigma=True,
                 bounds=(0.0, np.inf),
                 method="trf",
+                x_scale="jac",
                 max_nfev=10_000,
             )
         except (RuntimeError, ValueError):
             return failed
-    errors = np.sqrt(np.clip(np.diag(covariance), 0, None)) if np.all(np.isfinite(covariance)) else np.full(3, nan)
+    if np.all(np.isfinite(covariance)):
+        square_errors = np.sqrt(np.clip(np.diag(covariance), 0, None))
+    else:
+        square_errors = np.full(3, nan)
+    params = np.sqrt(squares)
+    # half the +-1 sigma interval of sqrt(A): err(A) / (2 a) far from 0, sqrt(err(A)) / 2 at a = 0
+    errors = (np.sqrt(squares + square_errors) - np.sqrt(np.clip(squares - square_errors, 0, None))) / 2
     chi2 = float(np.sum(((resolution - resolution_model(energy, *params)) / uncertainty) ** 2))
     return ResolutionFit(
         stochastic=float(params[0]),

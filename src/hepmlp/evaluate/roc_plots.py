@@ -2,7 +2,8 @@
 
 Each drawing function takes ``curves`` (label -> ``RocCurve``, drawn solid)
 and optional ``reference_curves`` (same labels, drawn dashed in the same
-colour, e.g. the train set under the test set).  ``plot_*`` wrap them in a
+colour, e.g. the train set under the test set; the solid curves are then
+labelled "test").  A single binary classifier uses the label ``""``.  ``plot_*`` wrap them in a
 styled figure saved with ``style.save_figure``.
 """
 
@@ -26,9 +27,11 @@ def _legend_label(label: str, curve: RocCurve) -> str:
 
 
 def _draw_pairs(ax, curves, reference_curves, reference_suffix, draw_one) -> None:
+    main_suffix = "test" if reference_curves else ""
     for index, (label, curve) in enumerate(curves.items()):
         colour = f"C{index % 10}"
-        draw_one(curve, color=colour, linestyle="-", label=_legend_label(label, curve))
+        text = ", ".join(part for part in (label, main_suffix) if part)
+        draw_one(curve, color=colour, linestyle="-", label=_legend_label(text, curve))
         if reference_curves and label in reference_curves:
             reference = reference_curves[label]
             text = f"{label}, {reference_suffix}" if label else reference_suffix
@@ -117,20 +120,26 @@ def plot_roc_panels(
     panels: Mapping[str, Mapping[str, RocCurve]],
     stem: str | os.PathLike,
     *,
+    kind: str = "roc",
     formats: Sequence[str] = DEFAULT_FORMATS,
 ):
-    """One ε_S-vs-ε_B panel per entry of ``panels`` (title -> curves), side by side.
+    """One panel per entry of ``panels`` (title -> curves), side by side.
 
-    Used for multi-class comparisons: one panel per class (one-vs-rest), each
+    ``kind``: ``"roc"`` (ε_S vs ε_B) or ``"rejection"`` (1/ε_B vs ε_S).  Used
+    for multi-class comparisons: one panel per class (one-vs-rest), each
     holding every model's curve.
     """
+    drawers = {"roc": draw_roc, "rejection": draw_rejection}
+    if kind not in drawers:
+        raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(drawers)}")
     count = len(panels)
     columns = min(count, 3)
     rows = int(np.ceil(count / columns))
     figure, axes = new_figure(width=7.0 * columns, height=6.0 * rows, rows=rows, columns=columns)
+    figure.subplots_adjust(wspace=0.3, hspace=0.3)
     axes = np.atleast_1d(axes).ravel()
     for ax, (title, curves) in zip(axes, panels.items()):
-        draw_roc(ax, curves, legend_title=title)
+        drawers[kind](ax, curves, legend_title=title)
     for ax in axes[count:]:
         ax.set_visible(False)
     return save_figure(figure, stem, formats)

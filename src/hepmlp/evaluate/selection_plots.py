@@ -24,7 +24,7 @@ def plot_significance(
     ``luminosity`` (fb⁻¹) only labels the figure.
     """
     figure, ax = new_figure()
-    ax.plot(scan.cuts, scan.significance, color="black", linewidth=2, label=r"$S/\sqrt{S+B}$")
+    ax.plot(scan.cuts, scan.significance, color="black", linewidth=2, label="S/√(S+B)")
     ax.axvline(
         scan.best_cut,
         color="C3",
@@ -32,22 +32,25 @@ def plot_significance(
         label=f"best cut {scan.best_cut:.3f}: $Z$ = {scan.max_significance:.2f}",
     )
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(r"Significance $S/\sqrt{S+B}$")
+    ax.set_ylabel("Significance S/√(S+B)")
     ax.set_xlim(scan.cuts[0], scan.cuts[-1])
-    ax.set_ylim(0, 1.35 * max(scan.max_significance, 1e-12))
+    ax.set_ylim(0, 1.7 * max(scan.max_significance, 1e-12))
     yields = ax.twinx()
     positive_signal = np.where(scan.signal_yield > 0, scan.signal_yield, np.nan)
     positive_background = np.where(scan.background_yield > 0, scan.background_yield, np.nan)
     yields.plot(scan.cuts, positive_signal, color="C0", linewidth=1.2, label="signal yield $S$")
     yields.plot(scan.cuts, positive_background, color="C1", linewidth=1.2, label="background yield $B$")
-    if np.any(np.isfinite(positive_signal)) or np.any(np.isfinite(positive_background)):
+    finite = np.concatenate([positive_signal, positive_background])
+    finite = finite[np.isfinite(finite)]
+    if finite.size:
         yields.set_yscale("log")
+        yields.set_ylim(finite.min() / 2, finite.max() * 30)  # keep the curves below the legend
     yields.set_ylabel("Expected events passing the cut")
     handles, labels = ax.get_legend_handles_labels()
     more_handles, more_labels = yields.get_legend_handles_labels()
     title = f"$L$ = {luminosity:g} fb$^{{-1}}$" if luminosity else None
-    ax.legend(handles + more_handles, labels + more_labels, loc="upper left", fontsize="x-small",
-              title=title, title_fontsize="x-small")
+    ax.legend(handles + more_handles, labels + more_labels, loc="upper left", fontsize="xx-small", ncols=2,
+              title=title, title_fontsize="xx-small")
     return save_figure(figure, stem, formats)
 
 

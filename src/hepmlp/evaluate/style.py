@@ -21,9 +21,9 @@ def use_hep_style() -> None:
 
 
 def new_figure(width: float = 8.0, height: float = 6.0, *, rows: int = 1, columns: int = 1):
-    """A styled figure and its axes (one ``Axes``, or an array for ``rows`` x ``columns`` panels)."""
+    """A styled figure and its axes (one ``Axes``, or an array as ``plt.subplots`` returns for several panels)."""
     use_hep_style()
-    return plt.subplots(rows, columns, figsize=(width, height), squeeze=rows * columns == 1)
+    return plt.subplots(rows, columns, figsize=(width, height))
 
 
 def save_figure(figure, stem: str | os.PathLike, formats=DEFAULT_FORMATS) -> list[Path]:

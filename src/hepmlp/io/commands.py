@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hepmlp.io.score_trees import DEFAULT_OUTPUT_TREE, DEFAULT_TREE
-
 DEFAULT_STEP_SIZE = "50 MB"
+DEFAULT_TREE = "Events"  # = hepmlp.io.score_trees.DEFAULT_TREE (not imported: uproot loads slowly)
+DEFAULT_OUTPUT_TREE = "Scores"
 
 
 def parse_step_size(text: str | int) -> str | int:
-    """``"50 MB"``-style memory sizes stay strings; a plain integer is a number of entries."""
+    """``"50 MB"``-style sizes stay strings; a plain integer is a number of bytes (as for ``reading.step_size``)."""
     text = str(text).strip()
     return int(text) if text.isdigit() else text
 
@@ -70,7 +70,7 @@ def register(subparsers) -> None:
     apply.add_argument("--copy-branches", nargs="+", default=[], metavar="BRANCH",
                        help="input branches to copy into the output next to the scores")
     apply.add_argument("--step-size", default=None,
-                       help=f"chunk size: memory ('50 MB') or entries ('100000'); default "
+                       help=f"bytes read per chunk ('50 MB', '200 kB'); default "
                             f"reading.step_size from --config, else {DEFAULT_STEP_SIZE}")
     apply.add_argument("--config", default=None, help="analyst config (only reading.step_size is used)")
     apply.set_defaults(func=run_apply)

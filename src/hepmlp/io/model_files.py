@@ -349,13 +349,9 @@ def load_trained(folder: str | os.PathLike) -> TrainedModel:
         expressions={name: expressions[name] for name in features},
         classes=classes,
         task=str(metadata["task"]),
-        mean=mean.astype(_network_dtype(mlp)),
-        std=std.astype(_network_dtype(mlp)),
+        mean=mean.astype(mlp.dtype),
+        std=std.astype(mlp.dtype),
         metadata=metadata,
         history=history,
     )
 
-
-def _network_dtype(mlp: MLP) -> np.dtype:
-    arrays = mlp.to_arrays()
-    return np.asarray(arrays["W0"]).dtype

@@ -18,7 +18,6 @@ selection is applied), so ROOT can use it as a friend tree:
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import sys
@@ -52,70 +51,79 @@ def score_branches(model: TrainedModel, name: str | None = None) -> list[str]:
     return [f"{stem}_{branch_safe(label)}" for label in model.classes]
 
 
-def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
-    """Input paths with globs expanded (sorted); a glob that matches nothing is a ``UserError``."""
-    files: list[str] = []
-    for pattern in inputs:
-        pattern = os.fspath(pattern)
-        if glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern))
-            if not matches:
-                raise UserError(f"--input {pattern} matches no file; check the path")
-            files.extend(matches)
-        else:
-            files.append(pattern)
-    if not files:
-        raise UserError("no input file given; pass --input FILE.root")
-    return files
-
-
 class _RowQueue:
-    """Hand out consecutive rows of a chunked stream in blocks of any size."""
+    """Hand out consecutive rows of a chunked stream in blocks of any size.
+
+    The raw branches and the evaluated expressions are read by two iterators
+    whose chunk boundaries need not agree; this re-cuts the raw stream to the
+    expression chunks, so row ``i`` of both is always entry ``i`` of the chain.
+    """
 
     def __init__(self, chunks: Iterable[ak.Array]):
         self._chunks = iter(chunks)
         self._pending: ak.Array | None = None
 
     def take(self, n_rows: int) -> ak.Array:
+        """The next ``n_rows`` (> 0) rows."""
         parts = []
-        while n_rows > 0 or self._pending is None:
+        while n_rows > 0:
             if self._pending is None or len(self._pending) == 0:
-                try:
-                    self._pending = next(self._chunks)
-                except StopIteration:
-                    raise RuntimeError("input branches ended before the feature expressions") from None
-                if n_rows == 0:
-                    break
+                self._pending = next(self._chunks, None)
+                if self._pending is None:
+                    raise RuntimeError("the input branches ended before the feature expressions")
+                continue
             part = self._pending[:n_rows]
             self._pending = self._pending[n_rows:]
             parts.append(part)
             n_rows -= len(part)
-        if not parts:
-            return self._pending[:0]
         return parts[0] if len(parts) == 1 else ak.concatenate(parts)
 
     def exhausted(self) -> bool:
+        """True when no rows are left."""
         if self._pending is not None and len(self._pending) > 0:
             return False
         return all(len(chunk) == 0 for chunk in self._chunks)
 
 
-def _tree_branches(files: list[str], tree: str) -> set[str] | None:
-    """Branch names of ``tree`` in the first file, or None if it cannot be opened (the reader reports why)."""
-    try:
-        with uproot.open(files[0]) as handle:
-            return set(handle[tree].keys())
-    except Exception:  # noqa: BLE001 - the expression reader raises the proper UserError
-        return None
+def _raw_branches(files: list[str], tree: str, copy_branches: list[str]) -> tuple[bool, list[str]]:
+    """Check the copied branches in every file; ``(has_event, branches to read raw)``."""
+    from hepmlp.data.reading import check_branches, open_tree
 
-
-def _raw_stream(files: list[str], tree: str, branches: list[str], step_size) -> Iterator[ak.Array]:
-    try:
-        yield from uproot.iterate(
-            [{path: tree} for path in files], filter_name=branches, step_size=step_size, library="ak"
+    with_event = []
+    for path in files:
+        handle, ttree = open_tree(path, tree)
+        with handle:
+            try:
+                check_branches(ttree, copy_branches, path=path)
+            except UserError as error:
+                raise UserError(f"--copy-branches: {error}") from None
+            with_event.append(EVENT_BRANCH in ttree.keys())
+    if any(with_event) and not all(with_event):
+        lacking = [path for path, has in zip(files, with_event) if not has]
+        raise UserError(
+            f"tree {tree} has an '{EVENT_BRANCH}' branch in some input files but not in {', '.join(lacking)}; "
+            "apply the model to each kind of file separately"
         )
-    except uproot.KeyInFileError as error:
-        raise UserError(f"{error.key!r} is not in tree {tree} of {error.file_path}; check --copy-branches") from None
+    has_event = bool(with_event) and all(with_event)
+    return has_event, ([EVENT_BRANCH] if has_event else []) + copy_branches
+
+
+def _raw_stream(files: list[str], tree: str, branches: list[str], step_size: str) -> Iterator[ak.Array]:
+    """The raw ``branches`` of the chain, chunk by chunk (chunks need not match the reader's)."""
+    for path in files:
+        with uproot.open(path) as handle:
+            chunks = handle[tree].iterate(filter_name=lambda name: name in branches, step_size=step_size, library="ak")
+            while True:
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    break
+                except Exception as error:  # decompression/deserialisation errors of damaged files
+                    raise UserError(
+                        f"cannot read branches {', '.join(branches)} of tree {tree!r} in {path} "
+                        f"({type(error).__name__}: {error}); the file may be corrupt or truncated"
+                    ) from None
+                yield chunk
 
 
 def _as_column(array) -> np.ndarray | ak.Array:
@@ -141,6 +149,17 @@ def _models_with_names(model_dirs: Sequence[str | os.PathLike]) -> list[tuple[st
     return list(zip(names, models))
 
 
+def _feature_plan(models: list[tuple[str, TrainedModel]]) -> tuple[dict[str, str], list[list[str]]]:
+    """One expression per distinct text, shared by the models that use it, and each model's columns."""
+    key_of_text: dict[str, str] = {}
+    for _, model in models:
+        for text in model.expressions.values():
+            key_of_text.setdefault(text, f"x{len(key_of_text)}")
+    expressions = {key: text for text, key in key_of_text.items()}
+    columns = [[key_of_text[model.expressions[feature]] for feature in model.features] for _, model in models]
+    return expressions, columns
+
+
 def apply_models(
     model_dirs: Sequence[str | os.PathLike],
     inputs: Sequence[str | os.PathLike],
@@ -152,88 +171,70 @@ def apply_models(
     step_size: str | int = "50 MB",
     progress: bool = True,
 ) -> int:
-    """Score every entry of ``tree`` in ``inputs`` with each model; write ``output``. Returns the entries written."""
-    from hepmlp.data.reading import iterate_expressions
+    """Score every entry of ``tree`` in ``inputs`` with each model; write ``output``.
+
+    ``inputs``: paths or globs, read as one chain in the order given;
+    ``step_size``: bytes per chunk (``"50 MB"``; an integer counts bytes).
+    Returns the number of entries written (= entries in the chain).
+    """
+    from hepmlp.data.reading import ExpressionReader, expand_files, step_size_bytes
 
     models = _models_with_names(model_dirs)
-    files = expand_inputs(inputs)
-    # One expression per distinct text, shared by the models that use it.
-    key_of_text: dict[str, str] = {}
-    for _, model in models:
-        for text in model.expressions.values():
-            key_of_text.setdefault(text, f"x{len(key_of_text)}")
-    expressions = {key: text for text, key in key_of_text.items()}
-    model_columns = [[key_of_text[model.expressions[feature]] for feature in model.features] for _, model in models]
+    files = expand_files([os.fspath(path) for path in inputs])
+    step_size = step_size_bytes(step_size)
+    expressions, model_columns = _feature_plan(models)
     score_names = [score_branches(model, name) for name, model in models]
     flat_scores = [branch for names in score_names for branch in names]
-
-    available = _tree_branches(files, tree)
     copies = [branch for branch in dict.fromkeys(copy_branches) if branch != EVENT_BRANCH]
     clashes = [branch for branch in copies if branch in flat_scores]
     if clashes:
         raise UserError(f"--copy-branches {', '.join(clashes)} would overwrite score branches; drop them")
-    if available is not None:
-        missing = [branch for branch in copies if branch not in available]
-        if missing:
-            raise UserError(
-                f"branch(es) {', '.join(missing)} given to --copy-branches are not in tree {tree} of {files[0]}"
-            )
-    has_event = available is not None and EVENT_BRANCH in available
-    raw_branches = ([EVENT_BRANCH] if has_event else []) + copies
-
-    chunks = iterate_expressions(files, tree, expressions, step_size=step_size)
-    raw_rows = _RowQueue(_raw_stream(files, tree, raw_branches, step_size)) if raw_branches else None
     output = Path(output)
+    if any(Path(path).resolve() == output.resolve() for path in files if "://" not in path):
+        raise UserError(f"--output {output} is also an input file; write the scores to a new file")
+    has_event, raw_branches = _raw_branches(files, tree, copies)
+
+    reader = ExpressionReader(files, tree, expressions, step_size=step_size, progress="apply" if progress else None,
+                              entry_column=None if has_event else EVENT_BRANCH, allow_empty=True)
+    raw_rows = _RowQueue(_raw_stream(files, tree, raw_branches, step_size)) if raw_branches else None
+    started = time.perf_counter()
     written = 0
-    started = last_report = time.perf_counter()
     with atomic_outputs(output) as (temporary,):
         with uproot.recreate(temporary) as root_file:
             out_tree = None
-            for chunk in chunks:
-                n_rows = len(next(iter(chunk.values()))) if chunk else 0
-                data: dict[str, np.ndarray | ak.Array] = {}
+            for chunk in reader:
+                n_rows = len(chunk[EVENT_BRANCH] if not has_event else next(iter(chunk.values())))
                 raw = raw_rows.take(n_rows) if raw_rows is not None else None
-                if has_event:
-                    data[EVENT_BRANCH] = _as_column(raw[EVENT_BRANCH])
-                else:
-                    data[EVENT_BRANCH] = np.arange(written, written + n_rows, dtype=np.int64)
+                data: dict[str, np.ndarray | ak.Array] = {
+                    EVENT_BRANCH: _as_column(raw[EVENT_BRANCH]) if has_event else chunk[EVENT_BRANCH]
+                }
                 for (_, model), columns, names in zip(models, model_columns, score_names):
-                    features = np.column_stack([chunk[key] for key in columns]) if n_rows else np.empty((0, len(columns)))
-                    scores = model.score(features).reshape(n_rows, -1)
+                    scores = model.score(np.column_stack([chunk[key] for key in columns])).reshape(n_rows, -1)
                     for index, branch in enumerate(names):
                         data[branch] = np.ascontiguousarray(scores[:, index])
                 for branch in copies:
                     data[branch] = _as_column(raw[branch])
                 if out_tree is None:
                     out_tree = root_file.mktree(output_tree, {name: _branch_type(col) for name, col in data.items()})
-                if n_rows:
-                    out_tree.extend(data)
+                out_tree.extend(data)
                 written += n_rows
-                now = time.perf_counter()
-                if progress and now - last_report > 2.0:
-                    last_report = now
-                    print(f"apply: {written} events, {written / (now - started):.0f} events/s", file=sys.stderr)
             if raw_rows is not None and not raw_rows.exhausted():
                 raise RuntimeError("the input branches have more entries than the feature expressions")
             if out_tree is None:
-                _empty_tree(root_file, output_tree, files, tree, has_event, flat_scores, copies)
+                _empty_tree(root_file, output_tree, files[0], tree, raw_branches, flat_scores)
     if progress:
         seconds = time.perf_counter() - started
-        print(
-            f"apply: wrote {written} events to {output}:{output_tree} in {seconds:.1f} s "
-            f"({written / max(seconds, 1e-9):.0f} events/s)"
-            + ("" if has_event else f"; tree {tree} has no '{EVENT_BRANCH}' branch, so 'event' holds the entry number"),
-            file=sys.stderr,
-        )
+        note = "" if has_event else f"; tree {tree} has no '{EVENT_BRANCH}' branch, so '{EVENT_BRANCH}' is the entry number"
+        print(f"apply: wrote {written} entries to {output}:{output_tree} in {seconds:.1f} s "
+              f"({written / max(seconds, 1e-9):,.0f} events/s){note}", file=sys.stderr)
     return written
 
 
-def _empty_tree(root_file, output_tree: str, files, tree: str, has_event: bool, scores, copies) -> None:
-    """A tree with the right branches and no entries, for an empty input."""
-    raw_branches = ([EVENT_BRANCH] if has_event else []) + list(copies)
-    with uproot.open(files[0]) as handle:
-        empty = handle[tree].arrays(raw_branches, entry_stop=0)
-    types: dict = {EVENT_BRANCH: _branch_type(_as_column(empty[EVENT_BRANCH])) if has_event else np.int64}
+def _empty_tree(root_file, output_tree: str, path: str, tree: str, raw_branches: list[str], scores) -> None:
+    """The output tree with its branches and no entries, for an input chain without entries."""
+    with uproot.open(path) as handle:
+        empty = handle[tree].arrays(filter_name=lambda name: name in raw_branches, entry_stop=0)
+    types: dict = {EVENT_BRANCH: np.int64}
     types.update({branch: np.float64 for branch in scores})
-    types.update({branch: _branch_type(_as_column(empty[branch])) for branch in copies})
+    types.update({branch: _branch_type(_as_column(empty[branch])) for branch in raw_branches})
     root_file.mktree(output_tree, types)

@@ -3,10 +3,12 @@
 Tables in the style of scikit-learn's ``neural_network/_base.py``:
 
 - ``ACTIVATIONS[name](z, out)`` writes y = θ(z) into ``out`` (may be ``z``
-  itself) and returns it;
-- ``DERIVATIVES[name](z, y, delta)`` multiplies ``delta`` in place by θ'(z),
-  written in terms of y = θ(z) where that is cheaper (the backward rule
-  dL/dz = dL/dy · θ'(z));
+  itself) and returns it (``OUTPUT_FUNCTIONS`` for the output layer: the
+  same functions, with a sigmoid that keeps relative precision in the tails);
+- ``DERIVATIVES[name](z, y, delta, work=None)`` multiplies ``delta`` in
+  place by θ'(z), written in terms of y = θ(z) where that is cheaper (the
+  backward rule dL/dz = dL/dy · θ'(z)); ``work`` is an optional scratch
+  buffer of delta's shape;
 - ``SECOND_DERIVATIVES[name](z, y)`` returns θ''(z) (used by the exact
   Hessian).
 
@@ -38,7 +40,23 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
 
 
 def sigmoid(z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """y = 1 / (1 + e^{−z}) (scipy's ``expit``: no overflow warnings)."""
+    """y = 1 / (1 + e^{−z}) = ½ (1 + tanh(z/2)).
+
+    The tanh form uses NumPy's vectorised tanh (several times faster than
+    scipy's ``expit``) and never overflows; in the far tails it is exact only
+    in absolute terms (y rounds to 0 below about z = −37 in float64), which is
+    all a hidden unit needs.  The output unit uses ``sigmoid_output``.
+    """
+    np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def sigmoid_output(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """y = 1 / (1 + e^{−z}) with full relative precision (scipy's ``expit``),
+    for output scores that may lie far in the tails."""
     return expit(z, out=out)
 
 
@@ -67,26 +85,35 @@ def softmax(z: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def sigmoid_derivative(z: np.ndarray, y: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """delta ← delta · y (1 − y)."""
-    delta *= y
-    delta -= delta * y
+def sigmoid_derivative(z: np.ndarray, y: np.ndarray, delta: np.ndarray,
+                       work: np.ndarray | None = None) -> np.ndarray:
+    """delta ← delta · y (1 − y)  (``work``: optional scratch of delta's shape)."""
+    work = np.empty_like(delta) if work is None else work
+    np.multiply(delta, y, out=delta)
+    np.multiply(delta, y, out=work)
+    np.subtract(delta, work, out=delta)
     return delta
 
 
-def tanh_derivative(z: np.ndarray, y: np.ndarray, delta: np.ndarray) -> np.ndarray:
+def tanh_derivative(z: np.ndarray, y: np.ndarray, delta: np.ndarray,
+                    work: np.ndarray | None = None) -> np.ndarray:
     """delta ← delta · (1 − y²)."""
-    delta -= delta * (y * y)
+    work = np.empty_like(delta) if work is None else work
+    np.multiply(y, y, out=work)
+    work *= delta
+    np.subtract(delta, work, out=delta)
     return delta
 
 
-def relu_derivative(z: np.ndarray, y: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """delta ← delta · [z > 0]."""
-    delta[z <= 0] = 0
+def relu_derivative(z: np.ndarray, y: np.ndarray, delta: np.ndarray,
+                    work: np.ndarray | None = None) -> np.ndarray:
+    """delta ← delta · [z > 0]  (y = max(z, 0) > 0 exactly when z > 0)."""
+    np.multiply(delta, z > 0, out=delta)
     return delta
 
 
-def identity_derivative(z: np.ndarray, y: np.ndarray, delta: np.ndarray) -> np.ndarray:
+def identity_derivative(z: np.ndarray, y: np.ndarray, delta: np.ndarray,
+                        work: np.ndarray | None = None) -> np.ndarray:
     """delta ← delta · 1."""
     return delta
 
@@ -114,7 +141,7 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "softmax": softmax,
 }
 
-DERIVATIVES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
+DERIVATIVES: dict[str, Callable[..., np.ndarray]] = {
     "sigmoid": sigmoid_derivative,
     "tanh": tanh_derivative,
     "relu": relu_derivative,
@@ -126,6 +153,11 @@ SECOND_DERIVATIVES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = 
     "tanh": tanh_second_derivative,
     "relu": zero_second_derivative,
     "identity": zero_second_derivative,
+}
+
+
+OUTPUT_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    **ACTIVATIONS, "sigmoid": sigmoid_output,
 }
 
 

@@ -23,12 +23,12 @@ import numpy as np
 
 from hepmlp.errors import UserError
 
-from .activations import ACTIVATIONS, DERIVATIVES, SECOND_DERIVATIVES
+from .activations import ACTIVATIONS, DERIVATIVES, OUTPUT_FUNCTIONS, SECOND_DERIVATIVES
 from .losses import event_scale, resolve_loss
 from .network import MLP
 
 DEFAULT_MAX_PARAMS = 2000
-BLOCK_ELEMENTS = 4_000_000   # directions × events × units held at once
+BLOCK_ELEMENTS = 2_000_000   # directions × events × units held at once (16 MB per array)
 
 
 def check_hessian_size(n_params: int, max_params: int = DEFAULT_MAX_PARAMS) -> None:
@@ -91,7 +91,7 @@ def hessian_vector_products(model: MLP, X: np.ndarray, target: np.ndarray, scale
             y_next = ACTIVATIONS[unit](z, np.empty_like(z))
             rys.append(rz * DERIVATIVES[unit](z, y_next, np.ones_like(z)))
             ys.append(y_next)
-    output = ACTIVATIONS[model.output](zs[-1], np.empty_like(zs[-1]))
+    output = OUTPUT_FUNCTIONS[model.output](zs[-1], np.empty_like(zs[-1]))
     delta = np.empty_like(zs[-1])
     loss_function.value_and_gradient(zs[-1], output, target, scale, delta)
     r_delta = loss_function.curvature(zs[-1], output, target, scale, rzs[-1])

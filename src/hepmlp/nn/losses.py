@@ -22,8 +22,8 @@ the exact Hessian (R-operator).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,6 +34,8 @@ LOSSES = ("cross_entropy", "mse")
 
 def event_scale(weights: np.ndarray | None, n: int, dtype: np.dtype) -> np.ndarray | float:
     """c_i = w_i / Σ w (shape (n, 1)), or 1/n without weights."""
+    if n == 0:
+        raise ValueError("the loss of an empty set of events is undefined (no events)")
     if weights is None:
         return 1.0 / n
     total = float(weights.sum())
@@ -76,7 +78,7 @@ def make_squared_error(output: str) -> Callable:
         """L = Σ c_i Σ_j (y − t)²;  dL/dz = 2 c (y − t) θ'(z) → out."""
         np.subtract(y, target, out=out)
         per_event = (out * out).sum(axis=1, keepdims=True)
-        out *= 2 * scale if isinstance(scale, float) else scale * 2
+        out *= 2 * scale
         derivative(z, y, out)
         return _weighted_mean(per_event, scale)
 

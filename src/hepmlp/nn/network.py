@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS, DERIVATIVES, check_activation
+from .activations import ACTIVATIONS, DERIVATIVES, OUTPUT_FUNCTIONS, check_activation
 from .losses import event_scale, resolve_loss
 
 DTYPES = ("float32", "float64")
@@ -44,6 +44,8 @@ class _Workspace:
         self.pre_activations = [np.empty((n, s), dtype) for s in outs]
         self.activations = [np.empty((n, s), dtype) for s in outs]
         self.deltas = [np.empty((n, s), dtype) for s in outs]
+        self.scratch = [np.empty((n, s), dtype) for s in outs[:-1]]   # hidden layers only
+        self.ones = np.ones(n, dtype)
 
 
 class MLP:
@@ -74,6 +76,8 @@ class MLP:
         if min((self.n_inputs, self.n_outputs, *self.hidden)) < 1:
             raise ValueError(f"every layer needs at least one unit, got {self.layer_sizes}")
         self.units = [self.activation] * len(self.hidden) + [self.output]
+        self._unit_functions = ([ACTIVATIONS[self.activation]] * len(self.hidden)
+                                + [OUTPUT_FUNCTIONS[self.output]])
         self._params = np.zeros(self.n_params, self.dtype)
         self._gradient = np.zeros(self.n_params, self.dtype)
         self.weights, self.biases = self._layer_views(self._params)
@@ -137,6 +141,11 @@ class MLP:
             self._workspaces.move_to_end(n)
         return workspace
 
+    def release_buffers(self) -> None:
+        """Free the work buffers (they are re-created on the next forward pass)."""
+        self._workspaces.clear()
+        self.pre_activations, self.activations = [], []
+
     def _as_input(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_inputs:
@@ -147,11 +156,11 @@ class MLP:
         """Forward pass into the work buffers; returns the output buffer y^(L)."""
         workspace = self._workspace(X.shape[0])
         y = X
-        for W, b, unit, z, out in zip(self.weights, self.biases, self.units,
+        for W, b, unit, z, out in zip(self.weights, self.biases, self._unit_functions,
                                       workspace.pre_activations, workspace.activations):
             np.matmul(y, W, out=z)          # z^(l+1) = y^(l) W_l
             z += b                          #          + b_l
-            y = ACTIVATIONS[unit](z, out)   # y^(l+1) = θ(z^(l+1))
+            y = unit(z, out)                # y^(l+1) = θ(z^(l+1))
         self.pre_activations = workspace.pre_activations
         self.activations = [X, *workspace.activations]
         return y
@@ -165,10 +174,10 @@ class MLP:
         """Yield (start, z^(L), y^(L)) for chunks of X without touching the work buffers."""
         for start in range(0, X.shape[0], INFERENCE_CHUNK):
             y = X[start:start + INFERENCE_CHUNK]
-            for W, b, unit in zip(self.weights, self.biases, self.units):
+            for W, b, unit in zip(self.weights, self.biases, self._unit_functions):
                 z = y @ W
                 z += b
-                y = ACTIVATIONS[unit](z, np.empty_like(z))
+                y = unit(z, np.empty_like(z))
             yield start, z, y
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -202,11 +211,16 @@ class MLP:
             delta = deltas[layer]
             y_in = X if layer == 0 else ys[layer - 1]
             np.matmul(y_in.T, delta, out=self.weight_gradients[layer])   # dL/dW = yᵀ dL/dz
-            np.sum(delta, axis=0, out=self.bias_gradients[layer])        # dL/db = Σ dL/dz
+            np.matmul(workspace.ones, delta, out=self.bias_gradients[layer])  # dL/db = Σ dL/dz
             if layer > 0:
                 previous = deltas[layer - 1]
-                np.matmul(delta, self.weights[layer].T, out=previous)    # dL/dy = dL/dz Wᵀ
-                DERIVATIVES[self.units[layer - 1]](zs[layer - 1], ys[layer - 1], previous)
+                W = self.weights[layer]
+                if W.shape[1] == 1:   # one output unit: an outer product, cheaper broadcast
+                    np.multiply(delta, W.T, out=previous)                # dL/dy = dL/dz Wᵀ
+                else:
+                    np.matmul(delta, W.T, out=previous)                  # dL/dy = dL/dz Wᵀ
+                DERIVATIVES[self.units[layer - 1]](zs[layer - 1], ys[layer - 1], previous,
+                                                   workspace.scratch[layer - 1])
         return self._gradient
 
     def _loss_and_gradient(self, X: np.ndarray, target: np.ndarray, scale, loss) -> float:

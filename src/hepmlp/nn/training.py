@@ -15,8 +15,9 @@ Stopping, checked after each epoch k:
 A NaN or infinite loss stops training with a ``UserError`` suggesting a
 smaller learning rate.
 
-L_k (``train_loss``) is the weighted mean of the mini-batch losses seen during
-epoch k (for full batch: the loss at the start of the step), as in
+L_k (``train_loss``) is the mean of the mini-batch losses seen during epoch k
+(each taken where the optimizer evaluated the gradient, e.g. Nesterov's
+look-ahead point; for full batch: the loss at the start of the step), as in
 scikit-learn; the validation loss is computed on the weights after the epoch.
 """
 
@@ -68,6 +69,26 @@ class History:
         return asdict(self)
 
 
+def _make_optimizer(name: str, options: dict | None):
+    """(step object, max_params); max_params is fit's own option of newton."""
+    options = dict(options or {})
+    max_params = options.pop("max_params", DEFAULT_MAX_PARAMS) if name == "newton" else None
+    if name in OPTIMIZER_OPTIONS:
+        accepted = OPTIMIZER_OPTIONS[name] + (("max_params",) if name == "newton" else ())
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ValueError(f"unknown optimizer_options {unknown} for {name!r}; "
+                             f"valid: {', '.join(accepted) or 'none'}")
+    return make_optimizer(name, **options), max_params
+
+
+def _check_finite_inputs(X: np.ndarray, target: np.ndarray, w: np.ndarray | None) -> None:
+    for name, values in (("features X", X), ("targets y", target), ("weights", w)):
+        if values is not None and not np.all(np.isfinite(values)):
+            raise UserError(f"the training {name} contain NaN or infinite values; "
+                            f"fix or remove those events before training")
+
+
 def _split_validation(validation, model: MLP):
     if validation is None:
         return None
@@ -92,14 +113,7 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
     ``schedule_options``: decay, hold) or a callable epoch -> η; default
     constant.  ``validation``: (X_val, y_val[, w_val]).  Returns a ``History``.
     """
-    options = dict(optimizer_options or {})
-    max_params = options.pop("max_params", DEFAULT_MAX_PARAMS) if optimizer == "newton" else None
-    if optimizer in OPTIMIZER_OPTIONS:
-        unknown = sorted(set(options) - set(OPTIMIZER_OPTIONS[optimizer]))
-        if unknown:
-            valid = ", ".join(OPTIMIZER_OPTIONS[optimizer] + (("max_params",) if optimizer == "newton" else ()))
-            raise ValueError(f"unknown optimizer_options {unknown} for {optimizer!r}; valid: {valid or 'none'}")
-    step_object = make_optimizer(optimizer, **options)
+    step_object, max_params = _make_optimizer(optimizer, optimizer_options)
     if callable(schedule):
         step_size = schedule
     else:
@@ -122,12 +136,14 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
     w = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     if w is not None and w.shape[0] != n:
         raise ValueError(f"X has {n} events but weights has {w.shape[0]}")
+    _check_finite_inputs(X, target, w)
     loss_function = resolve_loss(loss, model.output)
     validation = _split_validation(validation, model)
     rng = np.random.default_rng(seed)
     parameters = model._params
     history = History()
     best_loss, best_params, stale = math.inf, None, 0
+    shuffled = relative_weights = None   # buffers for the per-epoch reordering, made once
 
     def check_finite(value: float, epoch: int, rate: float) -> None:
         if not math.isfinite(value):
@@ -137,44 +153,53 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
                 f"(e.g. {rate / 10:.3g}) or a decaying schedule"
             )
 
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        rate = float(step_size(epoch))
-        if batch_size is None:
-            scale = event_scale(w, n, model.dtype)
-            value = _full_batch_step(model, step_object, parameters, X, target, w, scale,
-                                     loss, loss_function, rate, max_params)
-        else:
-            value = _mini_batch_epoch(model, step_object, parameters, X, target, w,
-                                      loss_function, rate, batch_size, rng, epoch, check_finite)
-        check_finite(value, epoch, rate)
-        validation_loss = None if validation is None else model.loss(*validation[:2], loss, validation[2])
-        if validation_loss is not None:
-            check_finite(validation_loss, epoch, rate)
-        seconds = time.perf_counter() - started
-        history.train_loss.append(value)
-        history.validation_loss.append(validation_loss)
-        history.learning_rate.append(rate)
-        history.seconds.append(seconds)
-        if progress:
-            shown = "" if validation_loss is None else f"  validation {validation_loss:.6g}"
-            print(f"epoch {epoch + 1}/{epochs}  train {value:.6g}{shown}  eta {rate:.3g}  "
-                  f"{seconds:.2f} s  {n / max(seconds, 1e-12):,.0f} events/s", file=sys.stderr)
-        if validation_loss is not None:
-            if validation_loss < best_loss:
-                best_loss, stale, history.best_epoch = validation_loss, 0, epoch
-                if patience is not None:
-                    best_params = parameters.copy()
+    # a diverging run overflows: the finite-loss check below reports it as a UserError
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(epochs):
+            started = time.perf_counter()
+            rate = float(step_size(epoch))
+            if batch_size is None:
+                scale = event_scale(w, n, model.dtype)
+                value = _full_batch_step(model, step_object, parameters, X, target, w, scale,
+                                         loss, loss_function, rate, max_params)
             else:
-                stale += 1
-        if patience is not None and validation is not None and stale >= patience:
-            history.stop_reason = "patience"
-            break
-        if tol is not None and epoch > 0 and abs(value - history.train_loss[-2]) <= tol:
-            history.stop_reason = "tol"
-            break
-    else:
-        history.stop_reason = "epochs"
+                if shuffled is None:
+                    relative_weights = None if w is None else _relative_weights(w, model.dtype)
+                    shuffled = (np.empty_like(X), np.empty_like(target),
+                                None if w is None else np.empty_like(relative_weights),
+                                None if w is None else np.empty((batch_size, 1), model.dtype))
+                value = _mini_batch_epoch(model, step_object, parameters, X, target,
+                                          relative_weights, shuffled, loss_function, rate,
+                                          batch_size, rng, epoch, check_finite)
+            check_finite(value, epoch, rate)
+            validation_loss = None if validation is None else model.loss(*validation[:2], loss, validation[2])
+            if validation_loss is not None:
+                check_finite(validation_loss, epoch, rate)
+            seconds = time.perf_counter() - started
+            history.train_loss.append(value)
+            history.validation_loss.append(validation_loss)
+            history.learning_rate.append(rate)
+            history.seconds.append(seconds)
+            if progress:
+                shown = "" if validation_loss is None else f"  validation {validation_loss:.6g}"
+                print(f"epoch {epoch + 1}/{epochs}  train {value:.6g}{shown}  eta {rate:.3g}  "
+                      f"{seconds:.2f} s  {n / max(seconds, 1e-12):,.0f} events/s", file=sys.stderr)
+            if validation_loss is not None:
+                if validation_loss < best_loss:
+                    best_loss, stale, history.best_epoch = validation_loss, 0, epoch
+                    if patience is not None:
+                        best_params = parameters.copy()
+                else:
+                    stale += 1
+            if patience is not None and validation is not None and stale >= patience:
+                history.stop_reason = "patience"
+                break
+            if tol is not None and epoch > 0 and abs(value - history.train_loss[-2]) <= tol:
+                history.stop_reason = "tol"
+                break
+        else:
+            history.stop_reason = "epochs"
+    model.release_buffers()
     if best_params is not None:
         parameters[...] = best_params
     if validation is None:
@@ -182,6 +207,14 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
     if isinstance(step_object, Newton):
         history.damped_steps = step_object.damped_steps
     return history
+
+
+def _relative_weights(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """w_i / w̄ as a column (n, 1) in the model dtype."""
+    mean = float(w.mean())
+    if not mean > 0:
+        raise ValueError(f"the event weights must have a positive sum, got mean {mean:g}")
+    return (w / mean).astype(dtype).reshape(-1, 1)
 
 
 def _full_batch_step(model, step_object, parameters, X, target, w, scale, loss, loss_function,
@@ -201,40 +234,54 @@ def _full_batch_step(model, step_object, parameters, X, target, w, scale, loss, 
     return values[0]
 
 
-def _mini_batch_epoch(model, step_object, parameters, X, target, w, loss_function, rate,
-                      batch_size, rng, epoch, check_finite) -> float:
-    """One shuffled pass in mini-batches; returns Σ_b L_b W_b / Σ_b W_b (W_b = batch weight)."""
+class _MiniBatch:
+    """The current mini-batch and its objective: ``gradient()`` evaluates L_b and ∇L_b
+    at the network's current parameters (the optimizer may have moved them, e.g.
+    to Nesterov's look-ahead point) and keeps L_b in ``loss``."""
+
+    def __init__(self, model: MLP, loss_function):
+        self.model, self.loss_function = model, loss_function
+        self.X = self.target = None
+        self.scale: np.ndarray | float = 1.0
+        self.loss = math.nan
+
+    def gradient(self) -> np.ndarray:
+        self.loss = self.model._loss_and_gradient(self.X, self.target, self.scale,
+                                                  self.loss_function)
+        return self.model._gradient
+
+
+def _mini_batch_epoch(model, step_object, parameters, X, target, relative_weights, shuffled,
+                      loss_function, rate, batch_size, rng, epoch, check_finite) -> float:
+    """One shuffled pass in mini-batches; returns Σ_b n_b L_b / n.
+
+    The events are permuted once into the ``shuffled`` buffers; each batch is
+    then a contiguous slice (a view, no copy).  A batch of n_b events has
+    L_b = Σ_{i∈b} c_i l_i with c_i = (w_i / w̄) / n_b, w̄ the mean weight of the
+    whole training set: an unbiased estimate of the full loss that stays
+    well-behaved when a batch's weights nearly cancel (negative weights).
+    """
     n = X.shape[0]
     order = rng.permutation(n)
-    X_shuffled = X[order]
-    target_shuffled = target[order]
-    w_shuffled = None if w is None else w[order]
+    X_shuffled, target_shuffled, weights_shuffled, scale_buffer = shuffled
+    np.take(X, order, axis=0, out=X_shuffled)
+    np.take(target, order, axis=0, out=target_shuffled)
+    if relative_weights is not None:
+        np.take(relative_weights, order, axis=0, out=weights_shuffled)
+    batch = _MiniBatch(model, loss_function)
     total = 0.0
-    weight_total = 0.0
-    batch = [X_shuffled, target_shuffled, 1.0]
-
-    def gradient() -> np.ndarray:
-        batch.append(model._loss_and_gradient(batch[0], batch[1], batch[2], loss_function))
-        return model._gradient
-
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
-        batch[0] = X_shuffled[start:stop]
-        batch[1] = target_shuffled[start:stop]
-        if w_shuffled is None:
-            batch[2] = 1.0 / (stop - start)
-            batch_weight = stop - start
+        size = stop - start
+        batch.X = X_shuffled[start:stop]
+        batch.target = target_shuffled[start:stop]
+        if relative_weights is None:
+            batch.scale = 1.0 / size
         else:
-            w_batch = w_shuffled[start:stop]
-            batch_weight = float(w_batch.sum())
-            if batch_weight <= 0:
-                continue
-            batch[2] = (w_batch / batch_weight).astype(model.dtype).reshape(-1, 1)
-        del batch[3:]
-        step_object.step(parameters, gradient, rate)
-        value = batch[3]
-        if not math.isfinite(value):
-            check_finite(value, epoch, rate)
-        total += value * batch_weight
-        weight_total += batch_weight
-    return total / weight_total if weight_total else math.nan
+            batch.scale = np.multiply(weights_shuffled[start:stop], 1.0 / size,
+                                      out=scale_buffer[:size])
+        step_object.step(parameters, batch.gradient, rate)
+        if not math.isfinite(batch.loss):
+            check_finite(batch.loss, epoch, rate)
+        total += batch.loss * size
+    return total / n

@@ -54,7 +54,8 @@ def minimize(fun: Callable[[np.ndarray], float], x0, *,
     """Minimise F = ``fun`` from ``x0`` with ``method`` (gd, momentum, nesterov, newton, adam).
 
     ``grad(x)`` -> (d,), ``hessian(x)`` -> (d, d) (newton only).
-    ``learning_rate`` η0 is required except for newton (default 1).
+    ``learning_rate`` η0 is required except for newton (default 1) or with a
+    callable schedule.
     ``momentum`` β for momentum/nesterov.  ``schedule``: a name (see
     ``schedules.py``, built with ``schedule_options``) or a callable
     step -> η; default constant.  ``optimizer_options``: damping (newton);
@@ -67,7 +68,7 @@ def minimize(fun: Callable[[np.ndarray], float], x0, *,
         options.setdefault("momentum", momentum)
     elif momentum:
         raise ValueError(f"momentum applies to methods momentum and nesterov, not {method!r}")
-    if learning_rate is None:
+    if learning_rate is None and not callable(schedule):
         if method != "newton":
             raise ValueError(f"method {method!r} needs a learning_rate")
         learning_rate = 1.0
@@ -81,19 +82,20 @@ def minimize(fun: Callable[[np.ndarray], float], x0, *,
     else:
         step_size = make_schedule(schedule or "constant", learning_rate, **(schedule_options or {}))
 
-    x = np.array(x0, dtype=np.float64).reshape(-1)
+    x = np.array(x0, dtype=np.float64).reshape(-1)   # updated in place by the optimizer
     path = [x.copy()]
-    losses = [float(fun(x))]
+    losses = [float(fun(path[0]))]
     limit = losses[0] + RUNAWAY_FACTOR * (1.0 + abs(losses[0]))
     diverged = not np.isfinite(losses[0])
     converged = False
     steps = 0
     while not diverged and steps < max_steps:
-        optimizer.step(x, lambda: np.asarray(grad(x), dtype=np.float64), step_size(steps),
-                       None if hessian is None else (lambda: hessian(x)))
+        with np.errstate(over="ignore", invalid="ignore"):   # divergence is reported below
+            optimizer.step(x, lambda: np.asarray(grad(x.copy()), dtype=np.float64),
+                           step_size(steps), None if hessian is None else (lambda: hessian(x.copy())))
+            path.append(x.copy())
+            value = float(fun(path[-1]))
         steps += 1
-        value = float(fun(x))
-        path.append(x.copy())
         losses.append(value)
         if not (np.isfinite(value) and np.all(np.isfinite(x))) or value > limit:
             diverged = True

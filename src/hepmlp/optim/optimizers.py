@@ -90,10 +90,15 @@ class Newton:
 
     λ = 0 when H is positive definite (its Cholesky factorisation exists).
     Otherwise (the lecture's warning: then −H⁻¹∇F need not point downhill) the
-    step is damped Levenberg–Marquardt style: λ = damping · max(1, mean|H_ii|)
-    (damping = 0 starts from 1e-10 instead), multiplied by 10 until H + λI is
-    positive definite.  Damped steps are
-    counted in ``damped_steps`` and the last λ is in ``last_damping``.
+    step is damped Levenberg–Marquardt style with
+
+        λ = 2 |μ_min(H)| + damping · max(1, mean|H_ii|)
+
+    (μ_min the smallest eigenvalue), so every eigenvalue of H + λI is at least
+    |μ_min|: the step is a descent direction and stays bounded along the
+    negative-curvature directions.  If the factorisation still fails
+    (rounding), λ is multiplied by 10 until it succeeds.  Damped steps are
+    counted in ``damped_steps``; the last λ is in ``last_damping``.
     """
 
     def __init__(self, damping: float = 1e-4):
@@ -104,22 +109,27 @@ class Newton:
         self.last_damping = 0.0
 
     def direction(self, g: np.ndarray, H: np.ndarray) -> np.ndarray:
-        """(H + λI)⁻¹ g with the smallest λ in {0, damping·scale·10^j} that is positive definite."""
+        """(H + λI)⁻¹ g with λ as in the class docstring."""
         H = np.asarray(H, dtype=np.float64)
         g = np.asarray(g, dtype=np.float64)
+        if not (np.all(np.isfinite(H)) and np.all(np.isfinite(g))):
+            return np.full_like(g, np.nan)   # the caller reports the divergence
         damping = 0.0
-        scale = max(1.0, float(np.mean(np.abs(np.diag(H))))) if H.size else 1.0
-        identity = np.eye(H.shape[0])
-        for _ in range(60):
-            try:
-                factor = scipy.linalg.cho_factor(H + damping * identity if damping else H,
-                                                 check_finite=True)
-                break
-            except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-                damping = max(self.damping, 1e-10) * scale if damping == 0 else damping * 10
-        else:
-            raise np.linalg.LinAlgError("no damping made the Hessian positive definite")
-        if damping:
+        try:
+            factor = scipy.linalg.cho_factor(H, check_finite=True)
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            scale = max(1.0, float(np.mean(np.abs(np.diag(H)))))
+            smallest = float(scipy.linalg.eigvalsh(H, subset_by_index=[0, 0])[0])
+            damping = 2 * abs(smallest) + max(self.damping, 1e-10) * scale
+            identity = np.eye(H.shape[0])
+            for _ in range(30):
+                try:
+                    factor = scipy.linalg.cho_factor(H + damping * identity, check_finite=True)
+                    break
+                except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+                    damping *= 10
+            else:
+                raise np.linalg.LinAlgError("no damping made the Hessian positive definite")
             self.damped_steps += 1
         self.last_damping = damping
         return scipy.linalg.cho_solve(factor, g)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hepmlp.data.store import feature_matrix, read_info, read_split, standardise
+# The data, model-file and nn modules are imported where they are used, so
+# that ``hepmlp --help`` and the other sub-commands start quickly.
 from hepmlp.errors import UserError
 
 LOSS = "cross_entropy"
@@ -66,6 +67,8 @@ def targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 def _split_arrays(dataset_dir: Path, split: str, info: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Standardised features ``(n, n_features)``, targets and training weights of one split."""
+    from hepmlp.data.store import feature_matrix, read_split, standardise
+
     frame = read_split(dataset_dir, split)
     if WEIGHT_COLUMN not in frame.columns or "label" not in frame.columns:
         raise UserError(f"{dataset_dir / (split + '.parquet')} lacks 'label' or '{WEIGHT_COLUMN}'; rebuild the dataset")
@@ -80,6 +83,7 @@ def train_classifier(
     config: dict, model_name: str, dataset_dir: str | os.PathLike, outdir: str | os.PathLike, *, progress: bool = True
 ) -> Path:
     """Train ``classification.models[model_name]`` on ``dataset_dir``; write the model folder ``outdir``."""
+    from hepmlp.data.store import read_info
     from hepmlp.io.model_files import save_trained
     from hepmlp.nn import build_model, fit_from_config
 

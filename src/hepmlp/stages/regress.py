@@ -62,6 +62,7 @@ RESOLUTION_TARGET_ABOVE_GEV = 5.0
 RESPONSE_TARGET_FROM_GEV = 10.0
 RESPONSE_TOLERANCE = 0.02
 MSE_TOLERANCE = 1.1
+PLOT_STEMS = ("response", "resolution", "calibrated_vs_true", "ratio_distributions", "loss_history")
 
 
 # --------------------------------------------------------------------------- data

@@ -1,0 +1,234 @@
+"""Benchmark the dataset stage against bare uproot: throughput and peak memory.
+
+    /work/venv/bin/python benchmarks/bench_ingest.py [--scratch /tmp/hepmlp-bench-ingest] [--events 1000000]
+
+1. Throughput: a 1M-event ntuple with the generator's ``Events`` branches
+   (two files of 500k events: a signal and a background sample, each with a
+   ``Runs`` tree).  Time ``build_classification_dataset`` with 10 features
+   (jagged indexing, reductions, sqrt/cosh/arctan2) against bare
+   ``uproot.iterate`` reading the same branches with the same step_size, in
+   the same run, best of ``--repeat``.  Target: ratio >= 0.8.
+2. Memory: a 2M-event ntuple with 30 branches (24 flat, a counter and 5
+   jagged), a dataset with 10 features that together read all 30 branches,
+   step_size 50 MB, run in a fresh subprocess; peak RSS from
+   ``resource.getrusage``.  Target: < 1 GB.
+
+The ntuples are written once under ``--scratch`` and reused.  Results are
+printed and written to ``--scratch/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import uproot
+
+STEP_SIZE = "50 MB"
+WRITE_CHUNK = 250_000
+
+EVENT_FEATURES = {
+    "lep1_pt": "Lepton_pt[0]",
+    "lep2_pt": "Lepton_pt[1]",
+    "mll": "sqrt(2*Lepton_pt[0]*Lepton_pt[1]*(cosh(Lepton_eta[0]-Lepton_eta[1]) - cos(Lepton_phi[0]-Lepton_phi[1])))",
+    "dphi_ll": "abs(arctan2(sin(Lepton_phi[0]-Lepton_phi[1]), cos(Lepton_phi[0]-Lepton_phi[1])))",
+    "met": "MET_pt",
+    "n_jets": "nJet",
+    "n_btag": "sum(Jet_btag)",
+    "jet1_pt": "Jet_pt[0]",
+    "ht": "sum(Jet_pt)",
+    "charge": "Lepton_charge[0] * Lepton_charge[1]",
+}
+EVENT_BRANCHES = sorted({"Lepton_pt", "Lepton_eta", "Lepton_phi", "Lepton_charge", "MET_pt", "nJet", "Jet_btag",
+                         "Jet_pt", "genWeight", "event"})
+
+WIDE_FLAT = [f"x{i:02d}" for i in range(24)]
+WIDE_OBJECTS = ["Obj_a", "Obj_b", "Obj_c", "Obj_d", "Obj_e"]
+WIDE_FEATURES = {f"f{i}": f"x{3 * i:02d} + x{3 * i + 1:02d} * x{3 * i + 2:02d}" for i in range(8)}
+WIDE_FEATURES["f8"] = "Obj_a[0] + Obj_b[0] + sum(Obj_c)"
+WIDE_FEATURES["f9"] = "max(Obj_d) + min(Obj_e) + count(Obj_a) + nObj"
+
+
+def write_events(path: Path, n_events: int, *, seed: int) -> None:
+    """The generator's Events schema (leptons, jets, MET, weights) plus a Runs tree."""
+    rng = np.random.default_rng(seed)
+    with uproot.recreate(path) as file:
+        file.mktree("Events", {
+            "nLepton": "int32", "Lepton_pt": "var * float32", "Lepton_eta": "var * float32",
+            "Lepton_phi": "var * float32", "Lepton_charge": "var * int32",
+            "nJet": "int32", "Jet_pt": "var * float32", "Jet_btag": "var * bool",
+            "MET_pt": "float32", "MET_phi": "float32", "genWeight": "float32", "event": "int64",
+        }, counter_name=lambda name: "n" + name.split("_")[0] + "_counts")
+        for start in range(0, n_events, WRITE_CHUNK):
+            n = min(WRITE_CHUNK, n_events - start)
+            leptons, jets = rng.integers(0, 4, n), rng.integers(0, 6, n)
+            file["Events"].extend({
+                "nLepton": leptons.astype(np.int32),
+                "Lepton_pt": ak.unflatten(rng.exponential(40, leptons.sum()).astype(np.float32), leptons),
+                "Lepton_eta": ak.unflatten(rng.normal(0, 1.2, leptons.sum()).astype(np.float32), leptons),
+                "Lepton_phi": ak.unflatten(rng.uniform(-3.14, 3.14, leptons.sum()).astype(np.float32), leptons),
+                "Lepton_charge": ak.unflatten(rng.choice([-1, 1], leptons.sum()).astype(np.int32), leptons),
+                "nJet": jets.astype(np.int32),
+                "Jet_pt": ak.unflatten(rng.exponential(50, jets.sum()).astype(np.float32), jets),
+                "Jet_btag": ak.unflatten(rng.random(jets.sum()) < 0.2, jets),
+                "MET_pt": rng.exponential(30, n).astype(np.float32),
+                "MET_phi": rng.uniform(-3.14, 3.14, n).astype(np.float32),
+                "genWeight": np.ones(n, np.float32),
+                "event": np.arange(start, start + n, dtype=np.int64),
+            })
+        file.mktree("Runs", {"sigmaGen": "f8", "sigmaGenErr": "f8", "genEventCount": "i8", "genEventSumw": "f8"})
+        file["Runs"].extend({"sigmaGen": np.array([1.0]), "sigmaGenErr": np.array([0.01]),
+                             "genEventCount": np.array([n_events]), "genEventSumw": np.array([float(n_events)])})
+
+
+def write_wide(path: Path, n_events: int, *, seed: int) -> None:
+    """30 branches: x00..x23 (float32), nObj and Obj_a..Obj_e (jagged float32)."""
+    rng = np.random.default_rng(seed)
+    with uproot.recreate(path) as file:
+        types = {name: "float32" for name in WIDE_FLAT} | {name: "var * float32" for name in WIDE_OBJECTS}
+        file.mktree("Events", types, counter_name=lambda name: "nObj")
+        for start in range(0, n_events, WRITE_CHUNK):
+            n = min(WRITE_CHUNK, n_events - start)
+            counts = rng.integers(0, 4, n)
+            chunk = {name: rng.normal(size=n).astype(np.float32) for name in WIDE_FLAT}
+            chunk |= {name: ak.unflatten(rng.normal(size=counts.sum()).astype(np.float32), counts)
+                      for name in WIDE_OBJECTS}
+            file["Events"].extend(chunk)
+
+
+def ensure(path: Path, n_events: int, writer, **options) -> Path:
+    if path.is_file():
+        try:
+            if uproot.open(path)["Events"].num_entries == n_events:
+                return path
+        except Exception:
+            pass
+    start = time.perf_counter()
+    writer(path, n_events, **options)
+    print(f"wrote {path} ({n_events} events, {path.stat().st_size / 1e6:.0f} MB) "
+          f"in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return path
+
+
+def classification_config(signal: list[str], background: list[str], features: dict, weight: str | None) -> dict:
+    sample = {"tree": "Events", "weight": weight, "cross_section": 1.0}
+    return {
+        "samples": {"signal": {**sample, "files": signal, "class": "signal"},
+                    "background": {**sample, "files": background, "class": "background"}},
+        "features": features,
+        "reading": {"step_size": STEP_SIZE},
+        "weights": {"normalise": True, "balance": "equal"},
+        "classification": {"luminosity": 140.0},
+    }
+
+
+def time_bare_uproot(files: list[str], branches: list[str]) -> tuple[float, int]:
+    start = time.perf_counter()
+    n = 0
+    wanted = set(branches)
+    for arrays in uproot.iterate([{path: "Events"} for path in files], filter_name=lambda name: name in wanted,
+                                 step_size=STEP_SIZE, library="ak"):
+        n += len(arrays)
+    return time.perf_counter() - start, n
+
+
+def time_dataset(config: dict, outdir: Path) -> tuple[float, int]:
+    from hepmlp.data.dataset import build_classification_dataset
+
+    start = time.perf_counter()
+    info = build_classification_dataset(config, outdir)
+    return time.perf_counter() - start, sum(sample["n_read"] for sample in info["samples"].values())
+
+
+def throughput(scratch: Path, n_events: int, repeat: int) -> dict:
+    half = n_events // 2
+    signal = str(ensure(scratch / "signal.root", half, write_events, seed=1))
+    background = str(ensure(scratch / "background.root", n_events - half, write_events, seed=2))
+    config = classification_config([signal], [background], EVENT_FEATURES, "genWeight")
+    time_bare_uproot([signal, background], EVENT_BRANCHES)  # warm the page cache
+    bare, build = [], []
+    for _ in range(repeat):
+        seconds, n_bare = time_bare_uproot([signal, background], EVENT_BRANCHES)
+        bare.append(seconds)
+        seconds, n_build = time_dataset(config, scratch / "dataset")
+        build.append(seconds)
+    assert n_bare == n_build == n_events
+    result = {
+        "events": n_events,
+        "features": len(EVENT_FEATURES),
+        "branches": EVENT_BRANCHES,
+        "bare_uproot_seconds": min(bare),
+        "dataset_seconds": min(build),
+        "bare_uproot_events_per_second": n_events / min(bare),
+        "dataset_events_per_second": n_events / min(build),
+        "ratio": min(bare) / min(build),
+        "target_ratio": 0.8,
+    }
+    result["passed"] = result["ratio"] >= result["target_ratio"]
+    return result
+
+
+def measure_memory_child(kind: str, path: str, outdir: str) -> None:
+    """Run in a fresh interpreter: build (or bare-read) and print peak RSS in MB."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if kind == "dataset":
+        from hepmlp.data.dataset import build_classification_dataset
+
+        # one ntuple, two classes: x23 > 0 is "signal", the rest "background"
+        config = classification_config([path], [path], WIDE_FEATURES, None)
+        config["samples"]["signal"]["selection"] = "x23 > 0"
+        config["samples"]["background"]["selection"] = "x23 <= 0"
+        build_classification_dataset(config, outdir)
+    else:
+        wanted = set(WIDE_FLAT + WIDE_OBJECTS + ["nObj"])
+        for _ in uproot.iterate({path: "Events"}, filter_name=lambda name: name in wanted, step_size=STEP_SIZE):
+            pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_rss_mb": peak, "rss_after_imports_mb": before}))
+
+
+def memory(scratch: Path, n_events: int) -> dict:
+    path = str(ensure(scratch / "wide.root", n_events, write_wide, seed=3))
+    result = {"events": n_events, "branches": 30, "features": len(WIDE_FEATURES), "step_size": STEP_SIZE}
+    for kind in ("bare_uproot", "dataset"):
+        command = [sys.executable, __file__, "--child", kind, path, str(scratch / "wide-dataset")]
+        start = time.perf_counter()
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        figures = json.loads(output.strip().splitlines()[-1])
+        result[f"{kind}_peak_rss_mb"] = figures["peak_rss_mb"]
+        result[f"{kind}_seconds"] = time.perf_counter() - start
+    result["rss_after_imports_mb"] = figures["rss_after_imports_mb"]
+    result["target_mb"] = 1000
+    result["passed"] = result["dataset_peak_rss_mb"] < 1000
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scratch", default="/tmp/hepmlp-bench-ingest", help="folder for the ntuples")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events for the throughput test")
+    parser.add_argument("--memory-events", type=int, default=2_000_000, help="events for the memory test")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "OUTDIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        measure_memory_child(*args.child)
+        return 0
+    scratch = Path(args.scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    results = {"throughput": throughput(scratch, args.events, args.repeat),
+               "memory": memory(scratch, args.memory_events)}
+    (scratch / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0 if results["throughput"]["passed"] and results["memory"]["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,334 @@
+"""Read ROOT TTrees in bounded chunks and evaluate expressions on them.
+
+``iterate_expressions`` expands the file globs, opens every file with uproot,
+checks that the tree and every branch the expressions need are there, and
+reads only those branches with ``TTree.iterate`` in chunks of ``step_size``
+bytes.  Branches are selected by name (``filter_name``); no config string is
+ever handed to uproot's own expression language (``expressions=``/``cut=``).
+Every problem the analyst can fix (a glob that matches nothing, a missing or
+corrupt file, a missing tree or branch) is a ``UserError`` that names the
+file, tree or branch, lists close matches and says what would fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import uproot
+
+from hepmlp.data.expressions import Expression, evaluate_all, parse
+from hepmlp.errors import UserError
+
+MAX_LISTED_NAMES = 40
+GLOB_CHARACTERS = "*?["
+
+
+def expand_files(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+    """The files matched by ``files`` (paths or glob patterns), in order, without repeats.
+
+    A glob that matches nothing or a path that does not exist is a ``UserError``.
+    URLs (``root://``, ``https://``) pass through unchanged.
+    """
+    patterns = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    if not patterns:
+        raise UserError("no input files given: list at least one file or glob pattern")
+    paths: list[str] = []
+    for pattern in map(str, patterns):
+        if "://" in pattern:
+            matches = [pattern]
+        elif any(character in pattern for character in GLOB_CHARACTERS):
+            matches = sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
+            if not matches:
+                raise UserError(f"no file matches {pattern!r}{_folder_hint(pattern)}")
+        elif not Path(pattern).is_file():
+            raise UserError(f"file {pattern} does not exist{_folder_hint(pattern)}")
+        else:
+            matches = [pattern]
+        paths.extend(match for match in matches if match not in paths)
+    return paths
+
+
+def _folder_hint(pattern: str) -> str:
+    """Where the analyst should look: a missing folder, or the close file names."""
+    folder = Path(pattern).parent
+    if not folder.is_dir():
+        return f" (folder {folder}/ does not exist; check the path, or generate the files first)"
+    names = sorted(path.name for path in folder.iterdir() if path.is_file())
+    close = difflib.get_close_matches(Path(pattern).name, names, n=3, cutoff=0.75)
+    if close:
+        return f" (close matches in {folder}/: {', '.join(close)})"
+    return f" ({folder}/ holds: {_listing(names)})" if names else f" ({folder}/ is empty)"
+
+
+def _listing(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED_NAMES])
+    more = len(names) - MAX_LISTED_NAMES
+    return shown + (f", ... ({more} more)" if more > 0 else "") if names else "(nothing)"
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return " or ".join(repr(name) for name in names)
+
+
+def _close_matches(name: str, names: Sequence[str]) -> list[str]:
+    """Close matches of ``name`` in ``names``, ignoring case."""
+    by_lower = {candidate.lower(): candidate for candidate in names}
+    return [by_lower[match] for match in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)]
+
+
+def open_tree(path: str, tree: str):
+    """Open ``path`` and return ``(file, ttree)``; the caller closes the file.
+
+    Raises ``UserError`` for a missing, non-ROOT, corrupt or truncated file,
+    and for a tree that is missing (with close matches and the file's keys)
+    or is not a TTree.
+    """
+    try:
+        file = uproot.open(path)
+    except FileNotFoundError:
+        raise UserError(f"file {path} does not exist{_folder_hint(path)}") from None
+    except Exception as error:  # uproot raises many types for bad files
+        raise UserError(
+            f"{path} is not a readable ROOT file ({_describe(error)}); "
+            "it may be corrupt, truncated or not a ROOT file: re-copy or regenerate it"
+        ) from None
+    try:
+        keys = file.keys(cycle=False)
+        if tree not in file:
+            close = _close_matches(tree, keys)
+            hint = f" (did you mean {_quoted(close)}?)" if close else ""
+            raise UserError(
+                f"file {path} has no tree {tree!r}{hint}; keys in the file: {_listing(keys)}; "
+                "set the sample's 'tree' to one of them"
+            )
+        ttree = file[tree]
+    except UserError:
+        file.close()
+        raise
+    except Exception as error:
+        file.close()
+        raise UserError(
+            f"cannot read the contents of {path} ({_describe(error)}); the file may be corrupt or truncated"
+        ) from None
+    if not isinstance(ttree, uproot.TTree):
+        file.close()
+        kind = getattr(ttree, "classname", type(ttree).__name__)
+        raise UserError(f"{tree!r} in {path} is a {kind}, not a TTree; point the sample at a TTree")
+    return file, ttree
+
+
+def check_branches(ttree, branches: Sequence[str], *, path: str) -> None:
+    """``UserError`` naming each missing or unreadable branch, with close matches."""
+    available = list(ttree.keys())
+    known = set(available)
+    for branch in sorted(branches):
+        if branch not in known:
+            close = _close_matches(branch, available)
+            hint = f" (did you mean {_quoted(close)}?)" if close else ""
+            raise UserError(
+                f"tree {ttree.name!r} in {path} has no branch {branch!r}{hint}; "
+                f"its branches: {_listing(available)}"
+            )
+        interpretation = ttree[branch].interpretation
+        if isinstance(interpretation, uproot.interpretation.identify.UnknownInterpretation):
+            raise UserError(
+                f"branch {branch!r} of tree {ttree.name!r} in {path} has type "
+                f"{ttree[branch].typename!r}, which cannot be read as numbers"
+            )
+
+
+def _describe(error: Exception) -> str:
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message[:300]}" if message else type(error).__name__
+
+
+def _parse_all(expressions: Mapping[str, str | Expression]) -> dict[str, Expression]:
+    parsed = {}
+    for name, text in expressions.items():
+        try:
+            parsed[name] = text if isinstance(text, Expression) else parse(text)
+        except UserError as error:
+            raise UserError(f"expression {name!r}: {error}") from None
+    return parsed
+
+
+def step_size_bytes(step_size: str | int) -> str:
+    """uproot's byte ``step_size`` string; an integer means bytes (not entries)."""
+    if isinstance(step_size, bool) or not isinstance(step_size, (str, int)):
+        raise UserError(f"reading.step_size {step_size!r} must be a size such as '50 MB'")
+    text = f"{step_size} B" if isinstance(step_size, int) else step_size
+    try:
+        size = uproot._util.memory_size(text)
+    except (TypeError, ValueError):
+        raise UserError(f"reading.step_size {step_size!r} is not a size such as '50 MB' or '200 kB'") from None
+    if size <= 0:
+        raise UserError(f"reading.step_size {step_size!r} must be positive, such as '50 MB'")
+    return text
+
+
+class Progress:
+    """Events read and events per second, printed to stderr at most once a second."""
+
+    def __init__(self, label: str, *, stream=None, interval: float = 1.0):
+        self.label, self.stream, self.interval = label, stream or sys.stderr, interval
+        self.start = self.last = time.perf_counter()
+
+    def update(self, n_read: int, *, final: bool = False) -> None:
+        now = time.perf_counter()
+        if not final and now - self.last < self.interval:
+            return
+        self.last = now
+        rate = n_read / max(now - self.start, 1e-9)
+        suffix = " (done)" if final else ""
+        print(f"{self.label}: {n_read} events read, {rate:,.0f} events/s{suffix}", file=self.stream, flush=True)
+
+
+class ExpressionReader:
+    """Iterate over chunks of a tree chain, yielding evaluated expressions.
+
+    After (or during) iteration, ``n_read`` counts the entries read and
+    ``n_selected`` those that passed ``selection``; ``paths`` lists the files.
+    """
+
+    def __init__(
+        self,
+        files,
+        tree: str,
+        expressions: Mapping[str, str | Expression],
+        *,
+        step_size: str | int = "50 MB",
+        selection: str | Expression | None = None,
+        progress: bool | str | None = None,
+        entry_column: str | None = None,
+        allow_empty: bool = False,
+    ):
+        self.paths = expand_files(files)
+        self.tree = tree
+        self.expressions = _parse_all(expressions)
+        self.selection = None if selection is None else _parse_all({"selection": selection})["selection"]
+        self.step_size = step_size_bytes(step_size)
+        self.progress = progress
+        self.entry_column = entry_column
+        self.allow_empty = allow_empty
+        self.n_read = 0
+        self.n_selected = 0
+        needed = set().union(*(expression.branches for expression in self.expressions.values()))
+        if self.selection is not None:
+            needed |= self.selection.branches
+        self.branches = sorted(needed)
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        progress = None
+        if self.progress:
+            progress = Progress(self.tree if self.progress is True else str(self.progress))
+        entry_offset = 0
+        for path in self.paths:
+            file, ttree = open_tree(path, self.tree)
+            with file:
+                check_branches(ttree, self.branches, path=path)
+                for chunk, n_entries, first_entry in self._chunks(path, ttree):
+                    self.n_read += n_entries
+                    selected = self._select(chunk, n_entries)
+                    if self.entry_column is not None:
+                        chunk[self.entry_column] = np.arange(
+                            entry_offset + first_entry, entry_offset + first_entry + n_entries, dtype=np.int64
+                        )
+                    if selected is not None:
+                        chunk = {name: values[selected] for name, values in chunk.items()}
+                    n_kept = n_entries if selected is None else int(np.count_nonzero(selected))
+                    self.n_selected += n_kept
+                    if progress:
+                        progress.update(self.n_read)
+                    if n_kept:
+                        yield chunk
+                entry_offset += ttree.num_entries
+        if progress:
+            progress.update(self.n_read, final=True)
+        if self.n_read == 0 and not self.allow_empty:
+            raise UserError(
+                f"tree {self.tree!r} has no events in {_listing(self.paths)}: "
+                "fill the files or point the sample at files with events"
+            )
+
+    def _chunks(self, path: str, ttree) -> Iterator[tuple[dict[str, np.ndarray], int, int]]:
+        """``(evaluated expressions, n_entries, first entry)`` for each chunk of one file."""
+        branches = set(self.branches) or {_smallest_branch(ttree)}
+        iterator = ttree.iterate(
+            filter_name=lambda name: name in branches,
+            step_size=self.step_size,
+            library="ak",
+            how=dict,
+            report=True,
+        )
+        while True:
+            try:
+                arrays, report = next(iterator)
+            except StopIteration:
+                return
+            except Exception as error:  # decompression/deserialisation errors of damaged files
+                raise UserError(
+                    f"cannot read tree {self.tree!r} in {path} ({_describe(error)}); "
+                    "the file may be corrupt or truncated: re-copy or regenerate it"
+                ) from None
+            n_entries = report.tree_entry_stop - report.tree_entry_start
+            if n_entries == 0:
+                continue
+            values = evaluate_all(self.expressions, arrays, n_events=n_entries)
+            if self.selection is not None:
+                values[_SELECTION] = self.selection.evaluate(arrays, n_events=n_entries)
+            yield values, n_entries, report.tree_entry_start
+
+    def _select(self, chunk: dict[str, np.ndarray], n_entries: int) -> np.ndarray | None:
+        if self.selection is None:
+            return None
+        return chunk.pop(_SELECTION) != 0
+
+
+_SELECTION = object()
+
+
+def _smallest_branch(ttree) -> str:
+    """A cheap branch to read when the expressions need none (they are constants)."""
+    numeric = [
+        branch
+        for branch in ttree.branches
+        if isinstance(branch.interpretation, uproot.interpretation.numerical.AsDtype)
+    ]
+    candidates = numeric or list(ttree.branches)
+    if not candidates:
+        raise UserError(f"tree {ttree.name!r} has no branches to count its entries")
+    return min(candidates, key=lambda branch: branch.uncompressed_bytes).name
+
+
+def iterate_expressions(
+    files,
+    tree: str,
+    expressions: Mapping[str, str | Expression],
+    *,
+    step_size: str | int = "50 MB",
+    selection: str | Expression | None = None,
+    progress: bool | str | None = None,
+) -> Iterator[dict[str, np.ndarray]]:
+    """Yield ``{name: float64 array (n_chunk,)}`` for each chunk of the tree chain.
+
+    ``files`` holds paths or glob patterns; ``expressions`` maps names to
+    expression texts (or parsed ``Expression``s).  Only the branches the
+    expressions (and ``selection``) need are read, ``step_size`` bytes at a
+    time.  Without ``selection`` the rows are entry-aligned with the chain of
+    files in the order given (globs sorted); with it, only events where the
+    selection is non-zero are yielded.  ``progress`` (True or a label) prints
+    events read and events/s to stderr.  A chain with no entries is a
+    ``UserError``.
+    """
+    return iter(
+        ExpressionReader(
+            files, tree, expressions, step_size=step_size, selection=selection, progress=progress
+        )
+    )

@@ -1,0 +1,183 @@
+"""``hepmlp compare-models``: every hepmlp model and the baselines side by side.
+
+Writes, all-or-nothing, into ``OUTDIR``:
+
+- ``metrics.csv``: one row per classifier (hepmlp models, then the
+  baselines) with ``model``, ``kind`` (``hepmlp`` or ``baseline``),
+  ``description`` and the ``metrics.json`` keys (``classifier_metrics``);
+- ``metrics.md``: the main columns as a Markdown table, plus the best hepmlp
+  model's test AUC against the scikit-learn MLP's (target: ≥ its AUC − 0.005);
+- ``plots/``: ``roc`` and ``roc_rejection`` (all models and baselines, test
+  set; one panel per class, one vs rest, for multi-class), ``loss_per_epoch``
+  and ``loss_per_second`` (hepmlp models; the baselines have no comparable
+  per-epoch loss).
+
+The baselines (``classification.baselines`` in the config) are trained here
+on the same standardised train split with the same training weights; the
+scikit-learn MLP copies the hidden layers and activation of the best hepmlp
+model (highest test AUC; mean one-vs-rest AUC for multi-class).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hepmlp.data.store import feature_matrix, read_info, standardise
+from hepmlp.errors import UserError
+from hepmlp.evaluate.baselines import BASELINES, TrainingData, train_baseline
+from hepmlp.evaluate.classifier_metrics import mean_auc
+from hepmlp.evaluate.classifier_report import (
+    check_classes_present,
+    check_model_against_dataset,
+    compute_metrics,
+    jsonable,
+    plot_settings,
+    read_frames,
+    score_frames,
+    score_metrics,
+)
+from hepmlp.evaluate.history_plots import plot_loss_comparison
+from hepmlp.evaluate.roc_plots import plot_rejection, plot_roc, plot_roc_panels
+from hepmlp.outputs import atomic_outputs
+
+AUC_TOLERANCE = 0.005
+TRAINING_WEIGHT_COLUMN = "training_weight"
+PLOT_STEMS = ("roc", "roc_rejection", "loss_per_epoch", "loss_per_second")
+MARKDOWN_COLUMNS = ("model", "kind", "auc_test", "auc_train", "auc_test_macro", "accuracy_test",
+                    "eff_signal_at_bkg_1pct", "eff_signal_at_bkg_10pct", "eff_signal_at_bkg_30pct",
+                    "ks_pvalue_signal", "ks_pvalue_background", "max_significance", "epochs",
+                    "train_seconds", "n_params")
+
+
+def _training_data(frame: pd.DataFrame, info: dict) -> TrainingData:
+    if TRAINING_WEIGHT_COLUMN not in frame.columns:
+        raise UserError(f"the dataset lacks the '{TRAINING_WEIGHT_COLUMN}' column; rebuild the dataset")
+    X = standardise(feature_matrix(frame, list(info["features"])), info["standardisation"]["mean"],
+                    info["standardisation"]["std"])
+    return TrainingData(X, frame["label"].to_numpy(dtype=np.int64),
+                        frame[TRAINING_WEIGHT_COLUMN].to_numpy(dtype=np.float64))
+
+
+def _standardised_scorer(score, info: dict):
+    mean, std = info["standardisation"]["mean"], info["standardisation"]["std"]
+    return lambda X_raw: score(standardise(X_raw, mean, std))
+
+
+def _markdown_cell(value) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
+    return str(value)
+
+
+def markdown_table(table: pd.DataFrame, columns: Sequence[str]) -> str:
+    """A GitHub-flavoured Markdown table of ``columns`` (those present) of ``table``."""
+    columns = [column for column in columns if column in table.columns and table[column].notna().any()]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for _, row in table.iterrows():
+        lines.append("| " + " | ".join(_markdown_cell(row[column]) for column in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def target_summary(table: pd.DataFrame, ranking_column: str) -> str:
+    """The sentence comparing the best hepmlp model with the scikit-learn MLP."""
+    hepmlp_rows = table[table["kind"] == "hepmlp"]
+    best = hepmlp_rows.loc[hepmlp_rows[ranking_column].idxmax()]
+    text = f"Best hepmlp model: **{best['model']}**, test {ranking_column} = {best[ranking_column]:.4f}."
+    reference = table[table["model"] == "sklearn_mlp"]
+    if len(reference):
+        reference_auc = float(reference[ranking_column].iloc[0])
+        met = best[ranking_column] >= reference_auc - AUC_TOLERANCE
+        text += (f" scikit-learn MLP (same architecture): {reference_auc:.4f}; difference "
+                 f"{best[ranking_column] - reference_auc:+.4f} (target ≥ −{AUC_TOLERANCE}: "
+                 f"{'met' if met else 'NOT met'}).")
+    return text
+
+
+def _comparison_figures(plots: Path, classes: list[str], curves: dict, histories: dict, formats) -> None:
+    if len(classes) == 2:
+        test_curves = {name: details.roc_test[""] for name, details in curves.items()}
+        plot_roc(test_curves, plots / "roc", title="test set", formats=formats)
+        plot_rejection(test_curves, plots / "roc_rejection", title="test set", formats=formats)
+    else:
+        panels = {f"{cls} vs rest (test)": {name: d.roc_test[cls] for name, d in curves.items()} for cls in classes}
+        plot_roc_panels(panels, plots / "roc", formats=formats)
+        plot_roc_panels(panels, plots / "roc_rejection", kind="rejection", formats=formats)
+    plot_loss_comparison(histories, plots / "loss_per_epoch", against="epoch", loss_label="Cross-entropy loss",
+                         formats=formats)
+    plot_loss_comparison(histories, plots / "loss_per_second", against="seconds", loss_label="Cross-entropy loss",
+                         formats=formats)
+
+
+def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Sequence[str | os.PathLike],
+                   outdir: str | os.PathLike, *, progress: bool = True) -> pd.DataFrame:
+    """Evaluate ``model_dirs`` and the configured baselines; write the comparison into ``outdir``."""
+    from hepmlp.io.model_files import load_trained
+
+    if not model_dirs:
+        raise UserError("compare-models needs at least one --models folder")
+    dataset_dir, outdir = Path(dataset_dir), Path(outdir)
+    info = read_info(dataset_dir)
+    classes = list(info["classes"])
+    frames = read_frames(dataset_dir)
+    rows, curves, histories, architectures = [], {}, {}, {}
+    for model_dir in map(Path, model_dirs):
+        model = load_trained(model_dir)
+        check_model_against_dataset(model, info, model_dir, dataset_dir)
+        scored = score_frames(model.score, model.features, frames, n_outputs=model.n_outputs)
+        check_classes_present(scored, len(classes), dataset_dir)
+        values, details = compute_metrics(model, info, frames, scored)
+        optimizer = (model.metadata.get("model_config") or {}).get("optimizer") or {}
+        architecture = model.mlp.architecture()
+        description = (f"hepmlp {optimizer.get('name', '?')}, hidden {tuple(architecture['hidden'])} "
+                       f"{architecture['activation']}")
+        rows.append({"model": model.name, "kind": "hepmlp", "description": description, **values})
+        curves[model.name], histories[model.name] = details, model.history
+        training = (model.metadata.get("model_config") or {}).get("training") or {}
+        architectures[model.name] = (architecture["hidden"], architecture["activation"], int(training.get("seed", 0)))
+        if progress:
+            print(f"compare-models: {model.name}: test AUC {mean_auc(values, classes):.4f}", file=sys.stderr)
+    best = max(rows, key=lambda row: mean_auc(row, classes))["model"]
+    hidden, activation, seed = architectures[best]
+    train_data, validation_data = _training_data(frames["train"], info), _training_data(frames["validation"], info)
+    baselines = list((config.get("classification") or {}).get("baselines", BASELINES))
+    for name in baselines:
+        if name not in BASELINES:
+            raise UserError(f"classification.baselines lists {name!r}; valid: {', '.join(BASELINES)}")
+        result = train_baseline(name, train_data, validation_data, hidden=hidden, activation=activation, seed=seed)
+        scored = score_frames(_standardised_scorer(result.score, info), info["features"], frames,
+                              n_outputs=1 if len(classes) == 2 else len(classes))
+        values, details = score_metrics(classes, info, frames, scored)
+        values.update({"epochs": result.epochs, "train_seconds": result.seconds,
+                       "final_train_loss": result.final_train_loss, "final_validation_loss": None,
+                       "n_params": result.n_params})
+        rows.append({"model": name, "kind": "baseline", "description": result.description, **values})
+        curves[name] = details
+        if progress:
+            print(f"compare-models: baseline {name}: test AUC {mean_auc(values, classes):.4f} "
+                  f"({result.seconds:.1f} s, {result.epochs} iterations)", file=sys.stderr)
+    table = pd.DataFrame([jsonable(row) for row in rows])
+    for column in ("epochs", "best_epoch", "n_params"):
+        if column in table.columns:
+            table[column] = table[column].astype("Int64")
+    ranking_column = "auc_test" if len(classes) == 2 else "auc_test_macro"
+    formats, _ = plot_settings(config)
+    paths = (outdir / "metrics.csv", outdir / "metrics.md", outdir / "plots")
+    with atomic_outputs(*paths) as (csv_tmp, markdown_tmp, plots_tmp):
+        table.to_csv(csv_tmp, index=False)
+        markdown_tmp.write_text(
+            "# Classifier comparison (test set)\n\n" + markdown_table(table, MARKDOWN_COLUMNS)
+            + "\n" + target_summary(table, ranking_column) + "\n"
+        )
+        plots_tmp.mkdir()
+        _comparison_figures(plots_tmp, classes, curves, histories, formats)
+    if progress:
+        print("compare-models: " + target_summary(table, ranking_column), file=sys.stderr)
+    return table

@@ -1,0 +1,85 @@
+"""Evaluation commands: ``evaluate-classifier``, ``compare-models``, ``optimizer-study``.
+
+Only command-line wiring lives here; the work is in ``hepmlp.evaluate``:
+
+- ``hepmlp evaluate-classifier --config C --model-dir DIR --dataset D``
+  -> ``DIR/metrics.json`` and ``DIR/plots/`` (``classifier_report``);
+- ``hepmlp compare-models --config C --dataset D --models DIR [DIR ...]
+  --outdir OUT`` -> ``OUT/metrics.csv``, ``OUT/metrics.md``, ``OUT/plots/``
+  (``comparison``);
+- ``hepmlp optimizer-study --config C --outdir OUT`` -> ``OUT/steps.json``,
+  ``OUT/steps.csv``, ``OUT/plots/`` (``optimizer_study``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hepmlp.errors import UserError
+
+
+def load_config_file(path: str) -> dict:
+    """The validated analyst config (``hepmlp.config.load_config``)."""
+    from hepmlp.config import load_config
+
+    if not Path(path).is_file():
+        raise UserError(f"config file {path} does not exist; pass the path of your config.yaml")
+    return load_config(path)
+
+
+def run_evaluate_classifier(args: argparse.Namespace) -> None:
+    from hepmlp.evaluate.classifier_report import evaluate_classifier
+
+    evaluate_classifier(load_config_file(args.config), args.model_dir, args.dataset, progress=True)
+
+
+def run_compare_models(args: argparse.Namespace) -> None:
+    from hepmlp.evaluate.comparison import compare_models
+
+    compare_models(load_config_file(args.config), args.dataset, args.models, args.outdir, progress=True)
+
+
+def run_optimizer_study(args: argparse.Namespace) -> None:
+    from hepmlp.evaluate.classifier_report import plot_settings
+    from hepmlp.evaluate.optimizer_study import run_optimizer_study as study
+
+    formats, _ = plot_settings(load_config_file(args.config))
+    study(args.outdir, formats=formats, progress=True)
+
+
+def register(subparsers) -> None:
+    """Add ``evaluate-classifier``, ``compare-models`` and ``optimizer-study``."""
+    parser = subparsers.add_parser(
+        "evaluate-classifier",
+        help="metrics.json and figures of one trained classifier",
+        description="Score the train and test splits with a trained classifier and write "
+        "MODEL_DIR/metrics.json and MODEL_DIR/plots/ (ROC, output distributions with KS test, "
+        "loss history, significance, inputs, feature ranking).",
+    )
+    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    parser.add_argument("--model-dir", required=True, help="model folder, e.g. results/classification/NAME")
+    parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
+    parser.set_defaults(func=run_evaluate_classifier)
+
+    parser = subparsers.add_parser(
+        "compare-models",
+        help="all classifiers and the scikit-learn baselines side by side",
+        description="Evaluate every model folder and the configured baselines (trained here on the same "
+        "split) and write OUTDIR/metrics.csv, OUTDIR/metrics.md and OUTDIR/plots/.",
+    )
+    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
+    parser.add_argument("--models", required=True, nargs="+", metavar="DIR", help="model folders to compare")
+    parser.add_argument("--outdir", required=True, help="output folder, e.g. results/classification/comparison")
+    parser.set_defaults(func=run_compare_models)
+
+    parser = subparsers.add_parser(
+        "optimizer-study",
+        help="the lecture's optimizer figures (step sizes, paths, schedules)",
+        description="Run gd, momentum, Nesterov and Newton on quadratics with hepmlp.optim.minimize and "
+        "write OUTDIR/steps.json, OUTDIR/steps.csv and OUTDIR/plots/.",
+    )
+    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    parser.add_argument("--outdir", required=True, help="output folder, e.g. results/optimizers")
+    parser.set_defaults(func=run_optimizer_study)
