@@ -2,19 +2,24 @@
 
     /work/venv/bin/python benchmarks/bench_ingest.py [--scratch /tmp/hepmlp-bench-ingest] [--events 1000000]
 
-1. Throughput: a 1M-event ntuple with the generator's ``Events`` branches
+1. Memory (first, while this process is small: a child's ``ru_maxrss``
+   starts from its parent's peak at fork time; ``VmHWM`` is reported too).
+   A 2M-event ntuple with 30 branches (24 flat, a counter and 5 jagged), a
+   dataset with 10 features that together read all 30 branches, step_size
+   50 MB, two samples split by a selection on the same file, run in a fresh
+   subprocess.  Target: peak RSS < 1 GB.
+2. Throughput: a 1M-event ntuple with the generator's ``Events`` branches
    (two files of 500k events: a signal and a background sample, each with a
    ``Runs`` tree).  Time ``build_classification_dataset`` with 10 features
    (jagged indexing, reductions, sqrt/cosh/arctan2) against bare
    ``uproot.iterate`` reading the same branches with the same step_size, in
-   the same run, best of ``--repeat``.  Target: ratio >= 0.8.
-2. Memory: a 2M-event ntuple with 30 branches (24 flat, a counter and 5
-   jagged), a dataset with 10 features that together read all 30 branches,
-   step_size 50 MB, run in a fresh subprocess; peak RSS from
-   ``resource.getrusage``.  Target: < 1 GB.
+   the same run, best of ``--repeat``.  Target: ratio >= 0.8.  The stage
+   uses uproot's decompression/interpretation executors (a thread pool,
+   ``hepmlp.data.reading.default_threads()``); the ratio against bare uproot
+   with the same thread pool is reported as well.
 
-The ntuples are written once under ``--scratch`` and reused.  Results are
-printed and written to ``--scratch/results.json``.
+The ntuples are written (by child processes) once under ``--scratch`` and
+reused.  Results are printed and written to ``--scratch/results.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import resource
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import awkward as ak
@@ -129,14 +135,20 @@ def classification_config(signal: list[str], background: list[str], features: di
     }
 
 
-def time_bare_uproot(files: list[str], branches: list[str]) -> tuple[float, int]:
+def time_bare_uproot(files: list[str], branches: list[str], *, threads: int = 1) -> tuple[float, int]:
+    """Seconds and events for ``uproot.iterate`` over the branches (threads > 1: uproot's executors)."""
+    executor = ThreadPoolExecutor(threads) if threads > 1 else None
     start = time.perf_counter()
     n = 0
     wanted = set(branches)
     for arrays in uproot.iterate([{path: "Events"} for path in files], filter_name=lambda name: name in wanted,
-                                 step_size=STEP_SIZE, library="ak"):
+                                 step_size=STEP_SIZE, library="ak", decompression_executor=executor,
+                                 interpretation_executor=executor):
         n += len(arrays)
-    return time.perf_counter() - start, n
+    seconds = time.perf_counter() - start
+    if executor is not None:
+        executor.shutdown()
+    return seconds, n
 
 
 def time_dataset(config: dict, outdir: Path) -> tuple[float, int]:
@@ -148,27 +160,37 @@ def time_dataset(config: dict, outdir: Path) -> tuple[float, int]:
 
 
 def throughput(scratch: Path, n_events: int, repeat: int) -> dict:
+    from hepmlp.data.reading import default_threads
+
     half = n_events // 2
-    signal = str(ensure(scratch / "signal.root", half, write_events, seed=1))
-    background = str(ensure(scratch / "background.root", n_events - half, write_events, seed=2))
+    signal, background = str(scratch / "signal.root"), str(scratch / "background.root")
+    files = [signal, background]
     config = classification_config([signal], [background], EVENT_FEATURES, "genWeight")
-    time_bare_uproot([signal, background], EVENT_BRANCHES)  # warm the page cache
-    bare, build = [], []
-    for _ in range(repeat):
-        seconds, n_bare = time_bare_uproot([signal, background], EVENT_BRANCHES)
+    threads = default_threads()
+    time_bare_uproot(files, EVENT_BRANCHES)  # warm the page cache
+    bare, bare_threads, build = [], [], []
+    for _ in range(repeat):  # interleaved, so that load changes hit all three alike
+        seconds, n_bare = time_bare_uproot(files, EVENT_BRANCHES)
         bare.append(seconds)
+        bare_threads.append(time_bare_uproot(files, EVENT_BRANCHES, threads=threads)[0])
         seconds, n_build = time_dataset(config, scratch / "dataset")
         build.append(seconds)
-    assert n_bare == n_build == n_events
+    assert n_bare == n_build == n_events == 2 * half
     result = {
         "events": n_events,
         "features": len(EVENT_FEATURES),
         "branches": EVENT_BRANCHES,
+        "step_size": STEP_SIZE,
+        "repeat": repeat,
+        "reader_threads": threads,
         "bare_uproot_seconds": min(bare),
+        "bare_uproot_threads_seconds": min(bare_threads),
         "dataset_seconds": min(build),
         "bare_uproot_events_per_second": n_events / min(bare),
         "dataset_events_per_second": n_events / min(build),
         "ratio": min(bare) / min(build),
+        "ratio_vs_bare_with_same_threads": min(bare_threads) / min(build),
+        "all_seconds": {"bare_uproot": bare, "bare_uproot_threads": bare_threads, "dataset": build},
         "target_ratio": 0.8,
     }
     result["passed"] = result["ratio"] >= result["target_ratio"]
@@ -191,11 +213,22 @@ def measure_memory_child(kind: str, path: str, outdir: str) -> None:
         for _ in uproot.iterate({path: "Events"}, filter_name=lambda name: name in wanted, step_size=STEP_SIZE):
             pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_rss_mb": peak, "rss_after_imports_mb": before}))
+    print(json.dumps({"peak_rss_mb": peak, "rss_after_imports_mb": before, "vm_hwm_mb": _vm_hwm_mb()}))
+
+
+def _vm_hwm_mb() -> float | None:
+    """This process's own peak RSS (VmHWM), which unlike ru_maxrss is not inherited over fork+exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def memory(scratch: Path, n_events: int) -> dict:
-    path = str(ensure(scratch / "wide.root", n_events, write_wide, seed=3))
+    path = str(scratch / "wide.root")
     result = {"events": n_events, "branches": 30, "features": len(WIDE_FEATURES), "step_size": STEP_SIZE}
     for kind in ("bare_uproot", "dataset"):
         command = [sys.executable, __file__, "--child", kind, path, str(scratch / "wide-dataset")]
@@ -203,11 +236,18 @@ def memory(scratch: Path, n_events: int) -> dict:
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         figures = json.loads(output.strip().splitlines()[-1])
         result[f"{kind}_peak_rss_mb"] = figures["peak_rss_mb"]
+        result[f"{kind}_vm_hwm_mb"] = figures["vm_hwm_mb"]
+        result[f"{kind}_rss_after_imports_mb"] = figures["rss_after_imports_mb"]
         result[f"{kind}_seconds"] = time.perf_counter() - start
-    result["rss_after_imports_mb"] = figures["rss_after_imports_mb"]
     result["target_mb"] = 1000
     result["passed"] = result["dataset_peak_rss_mb"] < 1000
     return result
+
+
+def write_child(kind: str, path: str, n_events: str) -> None:
+    """Write an ntuple in a child process, so that the parent's peak RSS stays small."""
+    writer, seed = {"signal": (write_events, 1), "background": (write_events, 2), "wide": (write_wide, 3)}[kind]
+    ensure(Path(path), int(n_events), writer, seed=seed)
 
 
 def main(argv=None) -> int:
@@ -219,12 +259,16 @@ def main(argv=None) -> int:
     parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "OUTDIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        measure_memory_child(*args.child)
+        (write_child if args.child[0] in ("signal", "background", "wide") else measure_memory_child)(*args.child)
         return 0
     scratch = Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
-    results = {"throughput": throughput(scratch, args.events, args.repeat),
-               "memory": memory(scratch, args.memory_events)}
+    half = args.events // 2
+    for kind, n in (("signal", half), ("background", args.events - half), ("wide", args.memory_events)):
+        subprocess.run([sys.executable, __file__, "--child", kind, str(scratch / f"{kind}.root"), str(n)], check=True)
+    # memory first: a child's ru_maxrss starts from the parent's peak at fork time
+    results = {"memory": memory(scratch, args.memory_events)}
+    results["throughput"] = throughput(scratch, args.events, args.repeat)
     (scratch / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0 if results["throughput"]["passed"] and results["memory"]["passed"] else 1

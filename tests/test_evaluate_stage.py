@@ -232,3 +232,21 @@ def test_model_trained_on_other_classes_is_refused(binary_setup, tmp_path):
     other = write_dataset(tmp_path / "other", ["bkg", "sig"], n_per_class=50)
     with pytest.raises(UserError, match="trained on classes"):
         evaluate_classifier(CONFIG, model, other, progress=False)
+
+
+def test_a_failure_leaves_no_partial_outputs(binary_setup, tmp_path, monkeypatch):
+    import shutil
+
+    import hepmlp.evaluate.classifier_report as report
+
+    dataset, (model, _) = binary_setup
+    copy = tmp_path / "model"
+    shutil.copytree(model, copy, ignore=shutil.ignore_patterns("metrics.json", "plots"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(report, "plot_significance", broken)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        evaluate_classifier(PNG_ONLY, copy, dataset, progress=False)
+    assert sorted(path.name for path in copy.iterdir()) == ["history.csv", "model.json", "model.npz"]

@@ -72,9 +72,13 @@ def test_prompt_leptons_follow_copies_and_reject_hadron_decays():
             particle(13, 1, 2, 29.0, 0.1, 0.1),  # 3: its copy after radiation (final)
             particle(511, -91, 0, 20.0, 1.0, 2.0),  # 4: B0
             particle(-11, 1, 4, 8.0, 1.0, 2.0),  # 5: positron from the B decay
+            particle(-15, -91, 4, 9.0, 1.0, 2.0),  # 6: tau from the B decay
+            particle(-13, 1, 6, 5.0, 1.0, 2.0),  # 7: muon from that tau
+            particle(15, -23, 1, 20.0, 0.0, 0.0),  # 8: tau from the W
+            particle(11, 1, 8, 10.0, 0.0, 0.0),  # 9: electron from that tau
         ]
     )
-    assert prompt_lepton_mask(batch, np.array([3, 5])).tolist() == [True, False]
+    assert prompt_lepton_mask(batch, np.array([3, 5, 7, 9])).tolist() == [True, False, False, True]
 
 
 def test_isolation_cut_and_lepton_collections():

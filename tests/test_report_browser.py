@@ -204,10 +204,11 @@ def test_front_page_renders_and_states_the_config(config_name):
     config = CONFIGS[config_name]()
     rst, shown, warnings = render_caption("workflow.rst", config, front_page=True)
     assert warnings == "", f"docutils warnings in workflow.rst:\n{warnings}\n{rst}"
-    expected = [*config["samples"], *config["features"].items(), *config["classification"]["models"],
+    expected = [*config["samples"], *config["features"], *config["classification"]["models"],
                 f"{config['classification']['luminosity']} fb"]
     for model in config["classification"]["models"].values():
-        expected += [f"η₀ = {model['optimizer']['learning_rate']}", " × ".join(map(str, model["hidden"]))]
+        expected += [(model["optimizer"]["name"], f"η₀ = {model['optimizer']['learning_rate']}",
+                      f"hidden {'×'.join(map(str, model['hidden']))} ({model['activation']})")]
     missing = [item for item in expected if not all(str(part) in shown for part in _parts(item))]
     assert missing == [], f"not on the front page: {missing}"
 
@@ -263,6 +264,8 @@ def _expected_config_text(caption: str, config: dict, wildcards: dict, rule: str
                     f"seed {training['seed']}"]
         if caption == "regression.rst":
             expected += [config["regression"]["target"], *config["regression"]["features"].values()]
+        elif wildcards["name"] in ("input_features", "correlations", "feature_ranking"):
+            expected += list(config["features"].values())
         return expected
     if caption in ("comparison.rst", "comparison_table.rst"):
         models = config["classification"]["models"]
@@ -410,7 +413,12 @@ def test_report_loads_without_console_errors(report_page, report_html):
         assert menu_link(page, category).count() == 1, f"no {category} category in the menu"
     assert 'class="system-message"' not in report_html.read_text(errors="replace"), \
         "a caption did not render as valid reStructuredText"
-    assert_not_blank(page.screenshot(full_page=True), "the report's front page")
+    title = page.locator("#app h1.title")
+    assert title.count() == 1, "the front page (workflow/report/workflow.rst) has no title"
+    assert title.bounding_box()["y"] >= 0, ("the front page is cut off at the top: shorten "
+                                            "workflow/report/workflow.rst or build the report with "
+                                            "--report-stylesheet workflow/report/report.css")
+    assert_not_blank(page.screenshot(), "the report's front page")
     log.assert_clean()
 
 

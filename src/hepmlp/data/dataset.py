@@ -34,6 +34,7 @@ from hepmlp.data.expressions import parse
 from hepmlp.data.reading import ExpressionReader, expand_files, open_tree
 from hepmlp.data.split import SPLITS, TRAIN, assign_splits
 from hepmlp.data.weights import (
+    GeneratorInfo,
     balance_factors,
     negative_weight_policy,
     normalisation,
@@ -61,6 +62,7 @@ class SampleData:
     n_dropped: int = 0
     sum_weights_read: float = 0.0
     has_event_branch: bool = False
+    generator: GeneratorInfo | None = None
     info: dict = field(default_factory=dict)
 
     @property
@@ -127,6 +129,11 @@ def _read(spec: DatasetSpec, sample: SampleSpec) -> SampleData:
     file, tree = open_tree(paths[0], sample.tree)
     with file:
         has_event = EVENT_BRANCH in set(tree.keys())
+    generator = read_generator_info(paths) if spec.task == "classification" else None
+    if spec.task == "classification" and spec.weights["normalise"]:
+        # fail before reading the events when the cross-section is nowhere to be found
+        normalisation(sample.name, cross_section=sample.cross_section, generator=generator,
+                      luminosity_fb=spec.luminosity, sum_weights_read=1.0)
     expressions = {("feature", name): expression for name, expression in spec.features.items()}
     expressions.update({("selection", key): expression for key, expression in sample.selections.items()})
     if sample.weight is not None:
@@ -138,7 +145,7 @@ def _read(spec: DatasetSpec, sample: SampleSpec) -> SampleData:
     reader = ExpressionReader(
         paths, sample.tree, expressions, step_size=spec.step_size, progress=sample.name, entry_column="entry"
     )
-    data = SampleData(sample, paths, has_event_branch=has_event)
+    data = SampleData(sample, paths, has_event_branch=has_event, generator=generator)
     nonfinite: Counter = Counter()
     for chunk in reader:
         data.chunks.append(_select_chunk(spec, sample, data, chunk, nonfinite))
@@ -157,12 +164,17 @@ def _select_chunk(spec: DatasetSpec, sample: SampleSpec, data: SampleData, chunk
     keep = np.ones(n_entries, dtype=bool)
     for key in sample.selections:
         keep &= chunk[("selection", key)] != 0
-    columns = {name: chunk[("feature", name)][keep] for name in spec.features}
-    columns["weight"] = weight[keep]
+    everything = bool(keep.all())
+
+    def kept(values: np.ndarray) -> np.ndarray:
+        return values if everything else values[keep]
+
+    columns = {name: kept(chunk[("feature", name)]) for name in spec.features}
+    columns["weight"] = kept(weight)
     source = chunk["event"] if "event" in chunk else chunk["entry"]
-    columns["event"] = source[keep].astype(np.int64)
+    columns["event"] = kept(source).astype(np.int64)
     if spec.task == "regression":
-        columns["truth"], columns["raw"] = chunk["truth"][keep], chunk["raw"][keep]
+        columns["truth"], columns["raw"] = kept(chunk["truth"]), kept(chunk["raw"])
         with np.errstate(all="ignore"):
             columns["label"] = columns["truth"] / columns["raw"] if spec.target == "ratio" else columns["truth"].copy()
     data.n_selected += int(np.count_nonzero(keep))
@@ -207,11 +219,10 @@ def _weigh_and_split(spec: DatasetSpec, sample: SampleData, label: int | None) -
     """Add ``split``, ``weight`` (physical), ``training_weight`` and ``label`` to each chunk."""
     name = sample.spec.name
     if spec.task == "classification":
-        generator = read_generator_info(sample.paths)
         norm = normalisation(
             name,
             cross_section=sample.spec.cross_section,
-            generator=generator,
+            generator=sample.generator,
             luminosity_fb=spec.luminosity,
             sum_weights_read=sample.sum_weights_read,
             normalise=spec.weights["normalise"],
@@ -230,9 +241,7 @@ def _weigh_and_split(spec: DatasetSpec, sample: SampleData, label: int | None) -
             chunk["label"] = np.full(stop - start, label, dtype=np.int64)
         training_weight, keep = negative_weight_policy(chunk["weight"], chunk["split"], spec.weights["negative"])
         chunk["training_weight"] = training_weight
-        if not keep.all():
-            chunk = {column: values[keep] for column, values in chunk.items()}
-        chunks.append(chunk)
+        chunks.append(_order_by_split(chunk, keep))
         start = stop
     sample.chunks = chunks
     sample.info = {
@@ -255,9 +264,16 @@ def _weigh_and_split(spec: DatasetSpec, sample: SampleData, label: int | None) -
         sample.info[f"n_{split}"] = int(sum(np.count_nonzero(chunk["split"] == code) for chunk in sample.chunks))
 
 
-def _train_rows(sample: SampleData):
-    for chunk in sample.chunks:
-        yield chunk, chunk["split"] == TRAIN
+def _order_by_split(chunk: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    """The kept rows, ordered by split code (stable): train rows first, then validation, test.
+
+    Later steps then work on contiguous slices: ``[:n_train]`` is the training split.
+    """
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(chunk["split"][order], kind="stable")]
+    ordered = {column: values[order] for column, values in chunk.items()}
+    ordered["n_train"] = int(np.count_nonzero(ordered["split"] == TRAIN))
+    return ordered
 
 
 def _balance(spec: DatasetSpec, samples: list[SampleData]) -> np.ndarray | None:
@@ -272,7 +288,8 @@ def _balance(spec: DatasetSpec, samples: list[SampleData]) -> np.ndarray | None:
         return None
     class_sums = np.zeros(len(spec.classes))
     for sample in samples:
-        for chunk, train in _train_rows(sample):
+        for chunk in sample.chunks:
+            train = slice(0, chunk["n_train"])
             class_sums += np.bincount(chunk["label"][train], chunk["training_weight"][train], len(spec.classes))
     factors = balance_factors(class_sums, n_train, spec.classes, spec.weights["balance"])
     for sample in samples:
@@ -282,15 +299,17 @@ def _balance(spec: DatasetSpec, samples: list[SampleData]) -> np.ndarray | None:
 
 
 def _standardisation(spec: DatasetSpec, samples: list[SampleData]) -> tuple[list[float], list[float]]:
-    """Mean and standard deviation of each feature over the training split (two passes)."""
+    """Mean and standard deviation (ddof 0) of each feature over the training split.
+
+    mean_j = sum_train x_ij / n_train, std_j = sqrt(sum_train (x_ij - mean_j)^2 / n_train),
+    in two passes; a constant feature gets std 1.
+    """
     n = sum(sample.info["n_train"] for sample in samples)
+    train_slices = [(chunk, chunk["n_train"]) for sample in samples for chunk in sample.chunks]
     mean, std = [], []
     for name in spec.features:
-        total = sum(float(np.sum(chunk[name][train])) for sample in samples for chunk, train in _train_rows(sample))
-        mu = total / n
-        squares = sum(
-            float(np.sum((chunk[name][train] - mu) ** 2)) for sample in samples for chunk, train in _train_rows(sample)
-        )
+        mu = sum(float(np.sum(chunk[name][:n_train])) for chunk, n_train in train_slices) / n
+        squares = sum(float(np.sum(np.square(chunk[name][:n_train] - mu))) for chunk, n_train in train_slices)
         sigma = float(np.sqrt(squares / n))
         mean.append(mu)
         std.append(sigma if sigma > 0 else 1.0)

@@ -79,6 +79,8 @@ class Context:
     def __init__(self, arrays: Mapping, *, n_events: int | None = None):
         self.arrays = arrays
         self.cache: dict[str, Value] = {}
+        self.structures: list[np.ndarray] = []  # distinct offsets arrays seen so far
+        self.positions: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.text = ""
         if n_events is None and len(arrays):
             n_events = len(next(iter(arrays.values())))
@@ -106,7 +108,29 @@ class Context:
             self.n_events = length
         if length != self.n_events:
             raise self.error(node, f"branch {node.name!r} has {length} entries, expected {self.n_events}")
+        return self._shared_structure(value) if isinstance(value, Jagged) else value
+
+    def _shared_structure(self, value: Jagged) -> Jagged:
+        """Branches of one collection (Jet_pt, Jet_eta) share one offsets object.
+
+        Then combining them needs no comparison, and ``x[i]`` positions are
+        computed once per collection.
+        """
+        for offsets in self.structures:
+            if offsets is value.offsets or np.array_equal(offsets, value.offsets):
+                return Jagged(offsets, value.content)
+        self.structures.append(value.offsets)
         return value
+
+    def take(self, value: Jagged, index: int) -> np.ndarray:
+        """``value[index]``, reusing the positions of earlier lists with the same offsets."""
+        if value.content.size == 0:
+            return jagged.take(value, index)
+        key = (id(value.offsets), index)
+        if key not in self.positions:
+            self.structures.append(value.offsets)  # keeps the id valid
+            self.positions[key] = jagged.take_positions(value.offsets, index, value.content.size)
+        return jagged.take(value, index, self.positions[key])
 
     def result(self, expression) -> np.ndarray:
         """The value of ``expression`` as a float64 array ``(n_events,)``."""
@@ -268,4 +292,4 @@ class Index(Node):
                 self,
                 f"{self.key} picks an object from a list, but {self.target.key} has one value per event",
             )
-        return jagged.take(value, self.index)
+        return context.take(value, self.index)

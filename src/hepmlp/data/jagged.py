@@ -167,12 +167,23 @@ def elementwise(function: Callable, arguments: Sequence[Value]) -> Value:
     return Jagged(reference.offsets, content)
 
 
-def take(value: Jagged, index: int) -> np.ndarray:
-    """``x[index]`` per event, ``PADDING`` where an event has ``index`` or fewer objects."""
-    result = np.full(value.n_events, PADDING)
-    present = value.counts > index
-    result[present] = value.content[value.offsets[:-1][present] + index]
-    return result
+def take_positions(offsets: np.ndarray, index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(positions, present)`` of object ``index`` per event; absent ones point at 0."""
+    positions = offsets[:-1] + index
+    present = positions < offsets[1:]
+    positions[~present] = 0
+    return positions, present
+
+
+def take(value: Jagged, index: int, positions: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``x[index]`` per event, ``PADDING`` where an event has ``index`` or fewer objects.
+
+    ``positions`` (from ``take_positions``) may be shared by lists with the same offsets.
+    """
+    if value.content.size == 0:
+        return np.full(value.n_events, PADDING)
+    where, present = positions or take_positions(value.offsets, index, value.content.size)
+    return np.where(present, value.content[where], PADDING)
 
 
 def count(value: Jagged) -> np.ndarray:

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +174,11 @@ def step_size_bytes(step_size: str | int) -> str:
     return text
 
 
+def default_threads() -> int:
+    """Threads for decompression and deserialisation: the CPU count, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 class Progress:
     """Events read and events per second, printed to stderr at most once a second."""
 
@@ -208,6 +214,7 @@ class ExpressionReader:
         progress: bool | str | None = None,
         entry_column: str | None = None,
         allow_empty: bool = False,
+        threads: int | None = None,
     ):
         self.paths = expand_files(files)
         self.tree = tree
@@ -217,6 +224,7 @@ class ExpressionReader:
         self.progress = progress
         self.entry_column = entry_column
         self.allow_empty = allow_empty
+        self.threads = default_threads() if threads is None else threads
         self.n_read = 0
         self.n_selected = 0
         needed = set().union(*(expression.branches for expression in self.expressions.values()))
@@ -228,12 +236,27 @@ class ExpressionReader:
         progress = None
         if self.progress:
             progress = Progress(self.tree if self.progress is True else str(self.progress))
+        executor = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        try:
+            yield from self._iterate_files(progress, executor)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True)
+        if progress:
+            progress.update(self.n_read, final=True)
+        if self.n_read == 0 and not self.allow_empty:
+            raise UserError(
+                f"tree {self.tree!r} has no events in {_listing(self.paths)}: "
+                "fill the files or point the sample at files with events"
+            )
+
+    def _iterate_files(self, progress, executor) -> Iterator[dict[str, np.ndarray]]:
         entry_offset = 0
         for path in self.paths:
             file, ttree = open_tree(path, self.tree)
             with file:
                 check_branches(ttree, self.branches, path=path)
-                for chunk, n_entries, first_entry in self._chunks(path, ttree):
+                for chunk, n_entries, first_entry in self._chunks(path, ttree, executor):
                     self.n_read += n_entries
                     selected = self._select(chunk, n_entries)
                     if self.entry_column is not None:
@@ -249,15 +272,8 @@ class ExpressionReader:
                     if n_kept:
                         yield chunk
                 entry_offset += ttree.num_entries
-        if progress:
-            progress.update(self.n_read, final=True)
-        if self.n_read == 0 and not self.allow_empty:
-            raise UserError(
-                f"tree {self.tree!r} has no events in {_listing(self.paths)}: "
-                "fill the files or point the sample at files with events"
-            )
 
-    def _chunks(self, path: str, ttree) -> Iterator[tuple[dict[str, np.ndarray], int, int]]:
+    def _chunks(self, path: str, ttree, executor) -> Iterator[tuple[dict[str, np.ndarray], int, int]]:
         """``(evaluated expressions, n_entries, first entry)`` for each chunk of one file."""
         branches = set(self.branches) or {_smallest_branch(ttree)}
         iterator = ttree.iterate(
@@ -266,6 +282,8 @@ class ExpressionReader:
             library="ak",
             how=dict,
             report=True,
+            decompression_executor=executor,
+            interpretation_executor=executor,
         )
         while True:
             try:

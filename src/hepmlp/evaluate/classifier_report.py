@@ -71,7 +71,7 @@ def plot_settings(config: dict) -> tuple[tuple[str, ...], int]:
     return tuple(plots.get("formats") or ("png", "pdf")), int(plots.get("bins") or 40)
 
 
-def yield_scale(info: dict, frames: dict[str, pd.DataFrame]) -> np.ndarray:
+def yield_scale(frames: dict[str, pd.DataFrame]) -> np.ndarray:
     """Per-test-event factor that turns test-set weights into full-luminosity yields.
 
     Each sample's test weights are scaled by Σ_{all splits} w / Σ_{test} w of
@@ -103,6 +103,7 @@ def jsonable(values: dict) -> dict:
 
 
 def check_model_against_dataset(model, info: dict, model_dir: Path, dataset_dir: Path) -> None:
+    """``UserError`` unless ``model`` is a classifier trained on the classes of the dataset ``info``."""
     if model.task != "classification":
         raise UserError(f"{model_dir} holds a {model.task} model; evaluate-classifier needs a classifier")
     if list(model.classes) != list(info["classes"]):
@@ -151,10 +152,10 @@ def check_classes_present(scored: dict[str, ScoredSplit], n_classes: int, datase
             )
 
 
-def score_metrics(classes: Sequence[str], info: dict, frames, scored) -> tuple[dict, ClassifierDetails]:
+def score_metrics(classes: Sequence[str], frames, scored) -> tuple[dict, ClassifierDetails]:
     """The score-based metrics (no training keys) and the curves behind them."""
     classes = list(classes)
-    scale = yield_scale(info, frames)
+    scale = yield_scale(frames)
     if len(classes) == 2:
         return binary_metrics(scored["train"], scored["test"], yield_scale=scale, cuts=SIGNIFICANCE_CUTS)
     return multiclass_metrics(scored["train"], scored["test"], classes, yield_scale=scale, cuts=SIGNIFICANCE_CUTS)
@@ -162,7 +163,7 @@ def score_metrics(classes: Sequence[str], info: dict, frames, scored) -> tuple[d
 
 def compute_metrics(model, info: dict, frames, scored) -> tuple[dict, ClassifierDetails]:
     """The flat metrics dict of a hepmlp model and the curves behind it (see ``classifier_metrics``)."""
-    values, details = score_metrics(info["classes"], info, frames, scored)
+    values, details = score_metrics(info["classes"], frames, scored)
     values.update(training_metrics(model.history, model.mlp.n_params))
     return values, details
 
@@ -260,11 +261,12 @@ def evaluate_classifier(config: dict, model_dir: str | os.PathLike, dataset_dir:
         sizes = ", ".join(f"{len(frame)} {split}" for split, frame in frames.items())
         print(f"evaluate-classifier {model.name}: scored {sizes} events", file=sys.stderr)
     values, details = compute_metrics(model, info, frames, scored)
+    values = jsonable(values)
     with atomic_outputs(model_dir / METRICS_FILE, model_dir / PLOTS_DIR) as (metrics_tmp, plots_tmp):
         write_classifier_report(model, info, frames, scored, values, details, plots_tmp, config=config)
-        metrics_tmp.write_text(json.dumps(jsonable(values), indent=2, allow_nan=False) + "\n")
+        metrics_tmp.write_text(json.dumps(values, indent=2, allow_nan=False) + "\n")
     if progress:
-        shown = {key: values[key] for key in ("auc_test", "auc_train", "auc_test_macro") if key in values}
+        shown = {key: values[key] for key in ("auc_test", "auc_train", "auc_test_macro") if values.get(key) is not None}
         print(f"evaluate-classifier {model.name}: " + ", ".join(f"{k} = {v:.4f}" for k, v in shown.items()),
               file=sys.stderr)
     return values

@@ -101,15 +101,17 @@ def target_summary(table: pd.DataFrame, ranking_column: str) -> str:
     return text
 
 
-def _comparison_figures(plots: Path, classes: list[str], curves: dict, histories: dict, formats) -> None:
+def _comparison_figures(plots: Path, classes: list[str], curves: dict, baselines: set[str], histories: dict,
+                        formats) -> None:
     if len(classes) == 2:
         test_curves = {name: details.roc_test[""] for name, details in curves.items()}
-        plot_roc(test_curves, plots / "roc", title="test set", formats=formats)
-        plot_rejection(test_curves, plots / "roc_rejection", title="test set", formats=formats)
+        plot_roc(test_curves, plots / "roc", dashed=baselines, title="test set (baselines dashed)", formats=formats)
+        plot_rejection(test_curves, plots / "roc_rejection", dashed=baselines, title="test set (baselines dashed)",
+                       formats=formats)
     else:
         panels = {f"{cls} vs rest (test)": {name: d.roc_test[cls] for name, d in curves.items()} for cls in classes}
-        plot_roc_panels(panels, plots / "roc", formats=formats)
-        plot_roc_panels(panels, plots / "roc_rejection", kind="rejection", formats=formats)
+        plot_roc_panels(panels, plots / "roc", dashed=baselines, formats=formats)
+        plot_roc_panels(panels, plots / "roc_rejection", kind="rejection", dashed=baselines, formats=formats)
     plot_loss_comparison(histories, plots / "loss_per_epoch", against="epoch", loss_label="Cross-entropy loss",
                          formats=formats)
     plot_loss_comparison(histories, plots / "loss_per_second", against="seconds", loss_label="Cross-entropy loss",
@@ -154,7 +156,7 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
         result = train_baseline(name, train_data, validation_data, hidden=hidden, activation=activation, seed=seed)
         scored = score_frames(_standardised_scorer(result.score, info), info["features"], frames,
                               n_outputs=1 if len(classes) == 2 else len(classes))
-        values, details = score_metrics(classes, info, frames, scored)
+        values, details = score_metrics(classes, frames, scored)
         values.update({"epochs": result.epochs, "train_seconds": result.seconds,
                        "final_train_loss": result.final_train_loss, "final_validation_loss": None,
                        "n_params": result.n_params})
@@ -177,7 +179,8 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
             + "\n" + target_summary(table, ranking_column) + "\n"
         )
         plots_tmp.mkdir()
-        _comparison_figures(plots_tmp, classes, curves, histories, formats)
+        baseline_names = {row["model"] for row in rows if row["kind"] == "baseline"}
+        _comparison_figures(plots_tmp, classes, curves, baseline_names, histories, formats)
     if progress:
         print("compare-models: " + target_summary(table, ranking_column), file=sys.stderr)
     return table

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hepmlp.evaluate.style import DEFAULT_FORMATS, new_figure, save_figure
+from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
 
 DENSITY_LABEL = "Normalised to unit area"
 
@@ -59,10 +59,10 @@ def draw_train_test(
     centres = 0.5 * (bins[1:] + bins[:-1])
     highest = 0.0
     for index, (name, sample) in enumerate(test.items()):
-        colour = f"C{index % 10}"
+        line_colour = colour(index)
         density, _ = normalised_histogram(sample, bins)
-        ax.stairs(density, bins, fill=True, alpha=0.3, color=colour, label=f"{name} (test)")
-        ax.stairs(density, bins, color=colour, linewidth=1.2)
+        ax.stairs(density, bins, fill=True, alpha=0.3, color=line_colour, label=f"{name} (test)")
+        ax.stairs(density, bins, color=line_colour, linewidth=1.2)
         highest = max(highest, float(density.max(initial=0.0)))
         if name in train:
             train_density, train_error = normalised_histogram(train[name], bins)
@@ -70,7 +70,7 @@ def draw_train_test(
             if ks_pvalues is not None and name in ks_pvalues:
                 label += f", KS p = {ks_pvalues[name]:.3f}"
             ax.errorbar(
-                centres, train_density, yerr=train_error, fmt="o", markersize=3.5, color=colour, label=label
+                centres, train_density, yerr=train_error, fmt="o", markersize=3.5, color=line_colour, label=label
             )
             highest = max(highest, float((train_density + train_error).max(initial=0.0)))
     ax.set_xlim(bins[0], bins[-1])

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hepmlp.evaluate.style import DEFAULT_FORMATS, new_figure, save_figure
+from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
 
 LOG_SCALE_RATIO = 10.0
 
@@ -53,13 +53,13 @@ def plot_loss_history(
     epochs = history["epoch"].to_numpy()
     train = history["train_loss"].to_numpy(dtype=np.float64)
     validation = history["validation_loss"].to_numpy(dtype=np.float64)
-    ax.plot(epochs, train, color="C0", marker="o", markersize=2.5, linewidth=1.6, label="train")
+    ax.plot(epochs, train, color=colour(0), marker="o", markersize=2.5, linewidth=1.6, label="train")
     if np.any(np.isfinite(validation)):
-        ax.plot(epochs, validation, color="C1", marker="s", markersize=2.5, linewidth=1.6, label="validation")
+        ax.plot(epochs, validation, color=colour(1), marker="s", markersize=2.5, linewidth=1.6, label="validation")
     if _wants_log_scale(np.concatenate([train, validation])):
         ax.set_yscale("log")
     if best_epoch is not None:
-        ax.axvline(best_epoch, color="C3", linestyle="--", linewidth=1.2, label=f"best epoch {best_epoch}")
+        ax.axvline(best_epoch, color=colour(2), linestyle="--", linewidth=1.2, label=f"best epoch {best_epoch}")
     ax.set_xlabel("Epoch")
     ax.set_ylabel(loss_label)
     rates = history["learning_rate"].to_numpy(dtype=np.float64)
@@ -93,12 +93,12 @@ def plot_loss_comparison(
     pooled = []
     for index, (name, history) in enumerate(histories.items()):
         x = history["epoch"].to_numpy() if against == "epoch" else elapsed_seconds(history)
-        colour = f"C{index % 10}"
+        line_colour = colour(index)
         train = history["train_loss"].to_numpy(dtype=np.float64)
         validation = history["validation_loss"].to_numpy(dtype=np.float64)
-        ax.plot(x, train, color=colour, linestyle="--", linewidth=1.2, label=f"{name} train")
+        ax.plot(x, train, color=line_colour, linestyle="--", linewidth=1.2, label=f"{name} train")
         if np.any(np.isfinite(validation)):
-            ax.plot(x, validation, color=colour, linewidth=1.8, label=f"{name} validation")
+            ax.plot(x, validation, color=line_colour, linewidth=1.8, label=f"{name} validation")
         pooled.extend([train, validation])
     if pooled and _wants_log_scale(np.concatenate(pooled)):
         ax.set_yscale("log")

@@ -15,7 +15,7 @@ import numpy as np
 
 from hepmlp.evaluate.distribution_plots import WeightedSample, normalised_histogram
 from hepmlp.evaluate.metrics import PermutationImportance
-from hepmlp.evaluate.style import DEFAULT_FORMATS, new_figure, save_figure
+from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FUNCTIONS = {"sqrt", "abs", "log", "exp", "sin", "cos", "tan", "arctan2", "sinh", "cosh",
@@ -97,9 +97,9 @@ def plot_feature_distributions(
         bins = feature_bins(pooled, n_bins)
         for index, (class_name, (X, weights)) in enumerate(by_class.items()):
             density, _ = normalised_histogram(WeightedSample(X[:, column], weights), bins)
-            colour = f"C{index % 10}"
-            ax.stairs(density, bins, fill=True, alpha=0.25, color=colour)
-            ax.stairs(density, bins, color=colour, linewidth=1.4, label=class_name)
+            line_colour = colour(index)
+            ax.stairs(density, bins, fill=True, alpha=0.25, color=line_colour)
+            ax.stairs(density, bins, color=line_colour, linewidth=1.4, label=class_name)
         ax.set_xlabel(axis_label(name, expressions.get(name)), fontsize="small")
         ax.set_ylabel("Normalised to unit area", fontsize="small")
         ax.tick_params(labelsize="x-small")

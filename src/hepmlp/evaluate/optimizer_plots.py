@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from hepmlp.evaluate.style import DEFAULT_FORMATS, new_figure, save_figure
+from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
 
 LOSS_FLOOR = 1e-17
 SCHEDULE_STEPS_SHOWN = 100
@@ -27,7 +27,7 @@ def plot_quadratic_1d_loss(function, runs: Mapping, stem: str | os.PathLike, *,
     figure.subplots_adjust(wspace=0.32)
     for index, (label, (rate, result)) in enumerate(runs.items()):
         steps = np.arange(result.path.shape[0])
-        style = {"color": f"C{index}", "marker": "o", "markersize": 4, "linewidth": 1.4}
+        style = {"color": colour(index), "marker": "o", "markersize": 4, "linewidth": 1.4}
         left.plot(steps, result.path[:, 0], label=label, **style)
         right.plot(steps, np.maximum(result.losses - minimum_value, LOSS_FLOOR), label=label, **style)
     left.axhline(minimum, color="grey", linestyle=":", label=r"minimum $x^* = -b/a$")
@@ -57,8 +57,8 @@ def plot_quadratic_1d_parabola(function, runs: Mapping, stem: str | os.PathLike,
         ax.plot(grid, curve, color="black", linewidth=1.2)
         shown = np.abs(result.path[:, 0] - minimum) <= reach
         xs, ys = result.path[shown, 0], result.losses[shown]
-        ax.plot(xs, ys, color=f"C{index}", marker="o", markersize=4, linewidth=1.0)
-        ax.plot(xs[:1], ys[:1], color=f"C{index}", marker="s", markersize=7, linestyle="none")
+        ax.plot(xs, ys, color=colour(index), marker="o", markersize=4, linewidth=1.0)
+        ax.plot(xs[:1], ys[:1], color=colour(index), marker="s", markersize=7, linestyle="none")
         ax.set_title(label, fontsize="small")
         ax.set_xlabel("$x$")
         ax.set_xlim(grid[0], grid[-1])
@@ -86,7 +86,7 @@ def plot_quadratic_2d_paths(function, runs: Mapping, records: Sequence[dict], st
         path = result.path
         count = steps.get(method)
         label = f"{method}: not reached" if count is None else f"{method}: {count} step{'' if count == 1 else 's'}"
-        ax.plot(path[:, 0], path[:, 1], color=f"C{index}", marker="o", markersize=2.5, linewidth=1.1, label=label)
+        ax.plot(path[:, 0], path[:, 1], color=colour(index), marker="o", markersize=2.5, linewidth=1.1, label=label)
     ax.plot(function.minimum[0], function.minimum[1], marker="*", color="black", markersize=14, linestyle="none", label="minimum")
     ax.plot(starts[0, 0], starts[0, 1], marker="s", color="black", markersize=7, linestyle="none", label="start")
     ax.set_xlim(x[0], x[-1])
@@ -107,7 +107,7 @@ def plot_quadratic_2d_loss(function, runs: Mapping, stem: str | os.PathLike, *, 
     figure, ax = new_figure()
     for index, (method, result) in enumerate(runs.items()):
         steps = np.arange(1, result.losses.size + 1)
-        ax.plot(steps, np.maximum(result.losses - minimum_value, LOSS_FLOOR), color=f"C{index}", linewidth=1.6,
+        ax.plot(steps, np.maximum(result.losses - minimum_value, LOSS_FLOOR), color=colour(index), linewidth=1.6,
                 label=method)
     ax.axhline(tolerance, color="grey", linestyle=":", label=f"tolerance {tolerance:g}")
     ax.set_xscale("log")
@@ -128,8 +128,8 @@ def plot_schedules(curves: Mapping[str, np.ndarray], settings: Mapping[str, dict
         label = f"{name} ({options})" if options else name
         steps = np.arange(rates.size)
         shown = steps < SCHEDULE_STEPS_SHOWN
-        left.plot(steps[shown], rates[shown], color=f"C{index}", linewidth=1.8, label=label)
-        right.plot(steps + 1, np.cumsum(rates), color=f"C{index}", linewidth=1.8, label=label)
+        left.plot(steps[shown], rates[shown], color=colour(index), linewidth=1.8, label=label)
+        right.plot(steps + 1, np.cumsum(rates), color=colour(index), linewidth=1.8, label=label)
     left.set_yscale("log")
     left.set_xlabel("Step $k$")
     left.set_ylabel(r"Learning rate $\eta_k$ ($\eta_0 = 1$)")

@@ -3,19 +3,20 @@
 Each drawing function takes ``curves`` (label -> ``RocCurve``, drawn solid)
 and optional ``reference_curves`` (same labels, drawn dashed in the same
 colour, e.g. the train set under the test set; the solid curves are then
-labelled "test").  A single binary classifier uses the label ``""``.  ``plot_*`` wrap them in a
+labelled "test").  A single binary classifier uses the label ``""``.  Curves
+whose label is in ``dashed`` are drawn dashed (the baselines in a comparison).  ``plot_*`` wrap them in a
 styled figure saved with ``style.save_figure``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
 from hepmlp.evaluate.metrics import RocCurve
-from hepmlp.evaluate.style import DEFAULT_FORMATS, new_figure, save_figure
+from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
 
 SIGNAL_EFFICIENCY_LABEL = r"Signal efficiency $\varepsilon_S$"
 BACKGROUND_EFFICIENCY_LABEL = r"Background efficiency $\varepsilon_B$"
@@ -26,16 +27,17 @@ def _legend_label(label: str, curve: RocCurve) -> str:
     return f"{label} (AUC = {curve.auc:.4f})"
 
 
-def _draw_pairs(ax, curves, reference_curves, reference_suffix, draw_one) -> None:
+def _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one) -> None:
     main_suffix = "test" if reference_curves else ""
     for index, (label, curve) in enumerate(curves.items()):
-        colour = f"C{index % 10}"
+        line_colour = colour(index)
         text = ", ".join(part for part in (label, main_suffix) if part)
-        draw_one(curve, color=colour, linestyle="-", label=_legend_label(text, curve))
+        style = "--" if label in dashed else "-"
+        draw_one(curve, color=line_colour, linestyle=style, label=_legend_label(text, curve))
         if reference_curves and label in reference_curves:
             reference = reference_curves[label]
             text = f"{label}, {reference_suffix}" if label else reference_suffix
-            draw_one(reference, color=colour, linestyle="--", label=_legend_label(text, reference))
+            draw_one(reference, color=line_colour, linestyle="--", label=_legend_label(text, reference))
 
 
 def draw_roc(
@@ -44,6 +46,7 @@ def draw_roc(
     *,
     reference_curves: Mapping[str, RocCurve] | None = None,
     reference_suffix: str = "train",
+    dashed: Collection[str] = (),
     legend_title: str | None = None,
 ) -> None:
     """ε_S (y) against ε_B (x) on ``ax``, with the random-guess diagonal."""
@@ -52,7 +55,7 @@ def draw_roc(
         ax.plot(curve.background_efficiency, curve.signal_efficiency, linewidth=1.8, **style)
 
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="random guess")
-    _draw_pairs(ax, curves, reference_curves, reference_suffix, draw_one)
+    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(BACKGROUND_EFFICIENCY_LABEL)
@@ -66,6 +69,7 @@ def draw_rejection(
     *,
     reference_curves: Mapping[str, RocCurve] | None = None,
     reference_suffix: str = "train",
+    dashed: Collection[str] = (),
     legend_title: str | None = None,
 ) -> None:
     """1/ε_B (log y) against ε_S (x) on ``ax``; points with ε_B = 0 are left out."""
@@ -76,12 +80,14 @@ def draw_rejection(
             curve.signal_efficiency[keep], 1.0 / curve.background_efficiency[keep], linewidth=1.8, **style
         )
 
-    _draw_pairs(ax, curves, reference_curves, reference_suffix, draw_one)
+    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one)
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
     ax.set_xlabel(SIGNAL_EFFICIENCY_LABEL)
     ax.set_ylabel(REJECTION_LABEL)
-    ax.legend(loc="upper right", fontsize="x-small", title=legend_title, title_fontsize="x-small")
+    # the curves fill the frame from the upper left to the lower right: the legend goes beside it
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="x-small", title=legend_title,
+              title_fontsize="x-small")
 
 
 def plot_roc(
@@ -90,12 +96,14 @@ def plot_roc(
     *,
     reference_curves: Mapping[str, RocCurve] | None = None,
     reference_suffix: str = "train",
+    dashed: Collection[str] = (),
     title: str | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
 ):
     """Save the ε_S-vs-ε_B figure as ``stem.<format>``; return the paths."""
     figure, ax = new_figure()
-    draw_roc(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, legend_title=title)
+    draw_roc(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, dashed=dashed,
+             legend_title=title)
     return save_figure(figure, stem, formats)
 
 
@@ -105,14 +113,14 @@ def plot_rejection(
     *,
     reference_curves: Mapping[str, RocCurve] | None = None,
     reference_suffix: str = "train",
+    dashed: Collection[str] = (),
     title: str | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
 ):
     """Save the rejection-vs-ε_S figure as ``stem.<format>``; return the paths."""
     figure, ax = new_figure()
-    draw_rejection(
-        ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, legend_title=title
-    )
+    draw_rejection(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, dashed=dashed,
+                   legend_title=title)
     return save_figure(figure, stem, formats)
 
 
@@ -121,6 +129,7 @@ def plot_roc_panels(
     stem: str | os.PathLike,
     *,
     kind: str = "roc",
+    dashed: Collection[str] = (),
     formats: Sequence[str] = DEFAULT_FORMATS,
 ):
     """One panel per entry of ``panels`` (title -> curves), side by side.
@@ -139,7 +148,7 @@ def plot_roc_panels(
     figure.subplots_adjust(wspace=0.3, hspace=0.3)
     axes = np.atleast_1d(axes).ravel()
     for ax, (title, curves) in zip(axes, panels.items()):
-        drawers[kind](ax, curves, legend_title=title)
+        drawers[kind](ax, curves, dashed=dashed, legend_title=title)
     for ax in axes[count:]:
         ax.set_visible(False)
     return save_figure(figure, stem, formats)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hepmlp.evaluate.metrics import SignificanceScan
-from hepmlp.evaluate.style import DEFAULT_FORMATS, new_figure, save_figure
+from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
 
 
 def plot_significance(
@@ -27,7 +27,7 @@ def plot_significance(
     ax.plot(scan.cuts, scan.significance, color="black", linewidth=2, label="S/√(S+B)")
     ax.axvline(
         scan.best_cut,
-        color="C3",
+        color=colour(2),
         linestyle="--",
         label=f"best cut {scan.best_cut:.3f}: $Z$ = {scan.max_significance:.2f}",
     )
@@ -38,8 +38,8 @@ def plot_significance(
     yields = ax.twinx()
     positive_signal = np.where(scan.signal_yield > 0, scan.signal_yield, np.nan)
     positive_background = np.where(scan.background_yield > 0, scan.background_yield, np.nan)
-    yields.plot(scan.cuts, positive_signal, color="C0", linewidth=1.2, label="signal yield $S$")
-    yields.plot(scan.cuts, positive_background, color="C1", linewidth=1.2, label="background yield $B$")
+    yields.plot(scan.cuts, positive_signal, color=colour(0), linewidth=1.2, label="signal yield $S$")
+    yields.plot(scan.cuts, positive_background, color=colour(1), linewidth=1.2, label="background yield $B$")
     finite = np.concatenate([positive_signal, positive_background])
     finite = finite[np.isfinite(finite)]
     if finite.size:

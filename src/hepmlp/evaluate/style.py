@@ -13,6 +13,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 
 DEFAULT_FORMATS = ("png", "pdf")
+# The ten-colour palette of M. Petroff (arXiv:2107.02270), as CMS uses it: distinct, colour-blind safe.
+PALETTE = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6",
+           "#a96b59", "#e76300", "#b9ac70", "#717581", "#92dadd")
+
+
+def colour(index: int) -> str:
+    """The ``index``-th colour of ``PALETTE`` (cycling), for the ``index``-th curve of a figure."""
+    return PALETTE[index % len(PALETTE)]
 
 
 def use_hep_style() -> None:

@@ -61,28 +61,31 @@ MAX_COPY_DEPTH = 64  # radiation copies of one lepton; far above what Pythia mak
 
 @dataclass(frozen=True)
 class DetectorParameters:
-    """Detector parameters (GeV, relative widths, probabilities); see module docstring."""
+    """Detector parameters (GeV, relative widths, probabilities); see module docstring.
 
-    lepton_pt_min: float = 10.0
-    lepton_eta_max: float = 2.5
+    Defaults are ATLAS/CMS-like round numbers; the config file lists most of them.
+    """
+
+    lepton_pt_min: float = 10.0  # GeV, on the smeared pT
+    lepton_eta_max: float = 2.5  # tracker coverage
     muon_efficiency: float = 0.95
     electron_efficiency: float = 0.90
-    muon_momentum_resolution: float = 0.01
+    muon_momentum_resolution: float = 0.01  # sigma(pT)/pT
     electron_momentum_resolution: float = 0.02
-    prompt_leptons_only: bool = True
-    isolation_cone: float = 0.3
-    isolation_max: float = 0.15
-    calorimeter_eta_max: float = 4.9
+    prompt_leptons_only: bool = True  # drop leptons from hadron decays (truth)
+    isolation_cone: float = 0.3  # Delta R
+    isolation_max: float = 0.15  # cut on the relative isolation of selected leptons
+    calorimeter_eta_max: float = 4.9  # particles further forward are lost (forward calorimeter edge)
     jet_radius: float = 0.4
-    jet_pt_min: float = 20.0
+    jet_pt_min: float = 20.0  # GeV, on the smeared pT
     jet_eta_max: float = 4.7
-    jet_resolution_stochastic: float = 1.0
-    jet_resolution_constant: float = 0.05
+    jet_resolution_stochastic: float = 1.0  # a in sigma/E = a/sqrt(E/GeV) (+) c
+    jet_resolution_constant: float = 0.05  # c
     btag_efficiency: float = 0.70
     btag_mistag_c: float = 0.10
     btag_mistag_light: float = 0.01
-    btag_eta_max: float = 2.5
-    met_resolution: float = 0.05
+    btag_eta_max: float = 2.5  # b-tagging needs tracks
+    met_resolution: float = 0.05  # GeV^1/2: sigma per component = met_resolution * sqrt(sum ET / GeV)
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None, *, where: str = "generate.events.detector"):
