@@ -179,3 +179,17 @@ def test_classification_dataset_is_refused(tmp_path, capsys):
     assert main(["train-regressor", "--config", str(config), "--model", "tiny", "--dataset", str(dataset),
                  "--outdir", str(tmp_path / "tiny")]) == 1
     assert "--task regression" in capsys.readouterr().err
+
+
+def test_far_out_targets_are_warned_about(capsys):
+    frame = synthetic_calorimeter(2000, 4)
+    frame.loc[:4, "label"] = [120.0, -240.0, 80.0, 60.0, 95.0]  # E_raw ~ 0: the ratio explodes
+    info = {"features": list(FEATURES), "target": "ratio"}
+    split = regress.RegressionSplit(X=frame[list(FEATURES)].to_numpy(), target=frame["label"].to_numpy(),
+                                    truth=frame["truth"].to_numpy(), raw=frame["raw"].to_numpy(),
+                                    weight=np.ones(2000), training_weight=np.ones(2000))
+    assert regress.warn_about_target_tails(split, info) > 0.9
+    assert "consider regression.target: energy" in capsys.readouterr().err
+    split.target = synthetic_calorimeter(2000, 4)["label"].to_numpy()
+    assert regress.warn_about_target_tails(split, info) < 0.5
+    assert capsys.readouterr().err == ""

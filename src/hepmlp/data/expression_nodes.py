@@ -76,8 +76,9 @@ NOT_FUNCTION = _truth(lambda a: np.equal(a, 0))
 class Context:
     """The branches of one chunk of events and the values computed from them."""
 
-    def __init__(self, arrays: Mapping, *, n_events: int | None = None):
+    def __init__(self, arrays: Mapping, *, n_events: int | None = None, shared: set[str] | None = None):
         self.arrays = arrays
+        self.shared = shared  # keys of the nodes worth keeping (None: keep all)
         self.cache: dict[str, Value] = {}
         self.structures: list[np.ndarray] = []  # distinct offsets arrays seen so far
         self.positions: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -90,9 +91,12 @@ class Context:
         return error_at(self.text, node.start, reason)
 
     def value(self, node: Node) -> Value:
-        if node.key not in self.cache:
-            self.cache[node.key] = node.compute(self)
-        return self.cache[node.key]
+        if node.key in self.cache:
+            return self.cache[node.key]
+        value = node.compute(self)
+        if self.shared is None or node.key in self.shared:
+            self.cache[node.key] = value
+        return value
 
     def branch(self, node: Branch) -> Value:
         try:

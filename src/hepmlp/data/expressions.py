@@ -42,6 +42,7 @@ caret under the offending position.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Mapping
 
 import numpy as np
@@ -94,7 +95,7 @@ class Expression:
         ``arrays`` maps each branch name to an awkward or NumPy array with one
         entry per event.  ``n_events`` is needed only when no branch is read.
         """
-        return Context(arrays, n_events=n_events).result(self)
+        return evaluate_all({"value": self}, arrays, n_events=n_events)["value"]
 
     def __str__(self) -> str:
         return self.root.key
@@ -107,10 +108,19 @@ def evaluate_all(expressions: Mapping[str, Expression], arrays: Mapping, *, n_ev
     """Evaluate several expressions on the same events, sharing common parts.
 
     Returns ``{name: float64 array (n_events,)}``.  Sub-expressions that occur
-    in several expressions (``Lepton_pt[0]``) are computed once.
+    more than once (``Lepton_pt[0]``) are computed once; the others are freed
+    as soon as they are used, which keeps the memory per chunk low.
     """
-    context = Context(arrays, n_events=n_events)
+    occurrences = Counter(node.key for expression in expressions.values() for node in _walk(expression.root))
+    shared = {key for key, count in occurrences.items() if count > 1}
+    context = Context(arrays, n_events=n_events, shared=shared)
     return {name: context.result(expression) for name, expression in expressions.items()}
+
+
+def _walk(node: Node):
+    yield node
+    for child in node.children():
+        yield from _walk(child)
 
 
 def parse(text: str) -> Expression:

@@ -298,10 +298,13 @@ class ExpressionReader:
             n_entries = report.tree_entry_stop - report.tree_entry_start
             if n_entries == 0:
                 continue
-            values = evaluate_all(self.expressions, arrays, n_events=n_entries)
+            expressions = self.expressions
             if self.selection is not None:
-                values[_SELECTION] = self.selection.evaluate(arrays, n_events=n_entries)
+                expressions = {**expressions, _SELECTION: self.selection}
+            values = evaluate_all(expressions, arrays, n_events=n_entries)
+            del arrays  # free the branches before the next chunk is read
             yield values, n_entries, report.tree_entry_start
+            del values
 
     def _select(self, chunk: dict[str, np.ndarray], n_entries: int) -> np.ndarray | None:
         if self.selection is None:

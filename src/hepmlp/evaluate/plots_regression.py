@@ -49,7 +49,7 @@ def plot_response(bins_by_method: dict[str, dict], stem: str | os.PathLike, form
     axes.set_xlabel(r"$E_\mathrm{true}$ [GeV]")
     axes.set_ylabel(r"response $\langle r\rangle$, $r = E_\mathrm{calib}/E_\mathrm{true}$")
     axes.set_title("filled: Gaussian core mean; open: plain mean", fontsize=12)
-    axes.legend(fontsize=11, loc="lower right")
+    axes.legend(fontsize=11, loc="upper right")
     return save_figure(figure, stem, formats)
 
 
@@ -57,16 +57,26 @@ def fit_label(fit: ResolutionFit) -> str:
     """``a = 0.52 √GeV, b = 0.031, c = 0.20 GeV`` for a legend."""
     if not fit.converged:
         return "fit failed"
-    return f"a={fit.stochastic:.3g} √GeV, b={fit.constant:.3g}, c={fit.noise:.3g} GeV"
+    return f"a={_term(fit.stochastic)} √GeV, b={_term(fit.constant)}, c={_term(fit.noise)} GeV"
+
+
+def _term(value: float) -> str:
+    """Three significant digits; a term that the fit pushed to its bound 0 reads 0."""
+    return "0" if abs(value) < 1e-5 else f"{value:.3g}"
 
 
 def plot_resolution(
     bins_by_method: dict[str, dict],
     fits_by_method: dict[str, ResolutionFit],
     stem: str | os.PathLike,
+    *,
+    fit_min_energy: float = 0.0,
     formats=DEFAULT_FORMATS,
 ):
-    """Robust resolution sigma/<r> vs E_true with the fitted a/sqrt(E) (+) b (+) c/E curves."""
+    """Robust resolution sigma/<r> vs E_true with the fitted a/sqrt(E) (+) b (+) c/E curves.
+
+    The curves are solid over the fitted range (E >= ``fit_min_energy``), dotted below it.
+    """
     figure, axes = new_figure(9.0, 6.5)
     energies = np.concatenate([bins["energy"][np.isfinite(bins["energy"])] for bins in bins_by_method.values()])
     grid = np.geomspace(energies.min(), energies.max(), 200) if energies.size else np.geomspace(1, 300, 200)
@@ -78,12 +88,16 @@ def plot_resolution(
             marker=style["marker"], color=style["color"], label=f"{style['label']}: {fit_label(fit)}",
         )
         if fit.converged:
-            axes.plot(grid, fit(grid), color=style["color"], lw=1.2)
+            fitted = grid >= fit_min_energy
+            axes.plot(grid[fitted], fit(grid[fitted]), color=style["color"], lw=1.2)
+            axes.plot(grid[grid <= max(fit_min_energy, grid[0])], fit(grid[grid <= max(fit_min_energy, grid[0])]),
+                      color=style["color"], lw=1.0, ls=":")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel(r"$E_\mathrm{true}$ [GeV]")
     axes.set_ylabel(r"resolution $\sigma(r)/\langle r\rangle$, $r = E_\mathrm{calib}/E_\mathrm{true}$")
-    axes.set_title(r"Gaussian core; fit a/√E $\oplus$ b $\oplus$ c/E", fontsize=12)
+    fit_range = f" for E ≥ {fit_min_energy:g} GeV" if fit_min_energy > 0 else ""
+    axes.set_title(rf"Gaussian core; fit a/√E $\oplus$ b $\oplus$ c/E{fit_range}", fontsize=12)
     axes.legend(fontsize=11, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     return save_figure(figure, stem, formats)
 
