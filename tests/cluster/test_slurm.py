@@ -3,13 +3,17 @@
 The SLURM run uses the project's profile, ``--workflow-profile
 workflow/profiles/slurm``, in a fresh copy of the workflow, with only the
 settings a quick test on a cluster without accounting needs (see
-``QUICK_STATUS_CHECKS``). It must
+``QUICK_STATUS_CHECKS``). To fit CI's time, it starts from the Pythia event
+files of the local run (about half of the run's CPU time); everything after
+them, and the calorimeter generation, runs on SLURM. ``HEPMLP_SLURM_FULL_RUN=1``
+runs every job on SLURM. It must
 
 - send every job except the target rule ``all`` through ``sbatch``: the jobs
   that Snakemake reports as submitted, ``sacct --completion`` (slurmctld's
   job-completion log; there is no accounting database) and the executor's
   per-job logs all list the same SLURM job ids, each COMPLETED with exit code
   0, one per job of the run;
+- give each job the cores, memory and time limit the profile sets for its rule;
 - give the same numbers as the local run (the ``ci_workflow`` fixture, same
   config and seeds): every ``metrics.json`` equal except timings, every
   ``model.npz`` holding identical arrays.
@@ -22,7 +26,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
+import shutil
 import subprocess
 import time
 from datetime import datetime
@@ -30,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from conftest import CI_ARGUMENTS, REPO, copy_workflow, snakemake
 from slurm_harness import SlurmUnavailable, local_slurm, unavailable_reason
@@ -48,6 +55,9 @@ QUICK_STATUS_CHECKS = (
     "--seconds-between-status-checks", "2",
     "--slurm-keep-successful-logs",
 )
+
+# HEPMLP_SLURM_FULL_RUN=1: generate the events on SLURM as well (see reuse_generated_events).
+FULL_RUN = os.environ.get("HEPMLP_SLURM_FULL_RUN", "") not in ("", "0")
 
 # metrics.json keys that measure time, not the model: they differ between runs.
 TIMING_KEY = re.compile(r"seconds|duration|_time\b|per_second")
@@ -81,15 +91,17 @@ def slurm_run(request, tmp_path_factory):
     """The CI config run on the local SLURM, after the local run (``ci_workflow``).
 
     A dict: ``workdir``, ``output`` (Snakemake's stdout and stderr), ``sacct``
-    (rows of ``sacct --completion``), ``seconds`` (the snakemake command's wall
-    time), ``node``.
+    (rows of ``sacct --completion``), ``completed`` (the job-completion log,
+    one dict per job), ``seconds`` (the snakemake command's wall time), ``node``.
     """
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
     # the local run first, on its own: the two runs do not share the 2 cores
-    request.getfixturevalue("ci_workflow")
+    local = request.getfixturevalue("ci_workflow")
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm-workflow"))
+    if not FULL_RUN:
+        reuse_generated_events(local, workdir)
     try:
         with local_slurm(tmp_path_factory.mktemp("slurm-state")) as cluster:
             started = time.monotonic()
@@ -102,12 +114,26 @@ def slurm_run(request, tmp_path_factory):
                  "--format=JobIDRaw,JobName,State,ExitCode,NodeList"],
                 capture_output=True, text=True, check=True,
             ).stdout
+            completed = cluster.completed_jobs()
             node = cluster.node
     except SlurmUnavailable as error:
         pytest.skip(f"local SLURM did not start: {error}")
     rows = [dict(zip(("id", "name", "state", "exit", "node"), line.split("|"))) for line in sacct.splitlines()]
     return {"workdir": workdir, "output": result.stdout + result.stderr, "sacct": rows,
-            "seconds": seconds, "node": node}
+            "completed": completed, "seconds": seconds, "node": node}
+
+
+def reuse_generated_events(local: Path, workdir: Path) -> None:
+    """Copy the local run's Pythia event files into ``workdir``, newer than any code.
+
+    They are the slowest jobs (about half of the CPU time of the CI run); every
+    job downstream of them, and the calorimeter generation, still goes through
+    SLURM. ``HEPMLP_SLURM_FULL_RUN=1`` generates them on SLURM too.
+    """
+    source, destination = local / "data" / "events", workdir / "data" / "events"
+    shutil.copytree(source, destination)
+    for path in destination.iterdir():
+        os.utime(path)
 
 
 def submitted_jobs(output: str) -> dict[str, str]:
@@ -137,7 +163,7 @@ def flat_numbers(value, prefix: str = "") -> dict[str, float]:
     return numbers
 
 
-def test_every_job_went_through_sbatch(slurm_run):
+def test_every_job_went_through_sbatch(slurm_run, ci_workflow):
     output = slurm_run["output"]
     jobs, local = executed_jobs(output)
     assert set(local) <= {"all"}, f"jobs run outside SLURM: {local}"
@@ -151,8 +177,31 @@ def test_every_job_went_through_sbatch(slurm_run):
     for job_id, row in recorded.items():
         assert (row["state"], row["exit"], row["node"]) == ("COMPLETED", "0:0", slurm_run["node"]), row
 
+    local_jobs = {path.stem for path in (ci_workflow / "benchmarks").rglob("*.tsv")}
+    slurm_jobs = {path.stem for path in (slurm_run["workdir"] / "benchmarks").rglob("*.tsv")}
+    if not FULL_RUN:
+        local_jobs = {job for job in local_jobs if not job.startswith("generate_events")}
+    assert slurm_jobs == local_jobs, "the SLURM run did not run the jobs of the local run"
+
     logs = {path.stem for path in (slurm_run["workdir"] / ".snakemake" / "slurm_logs").rglob("*.log")}
     assert logs == set(submitted), "the executor's per-job logs do not match the submitted jobs"
+
+
+def test_profile_resources_reach_sbatch(slurm_run):
+    """Each job got the cores, memory and time limit the profile sets for its rule."""
+    profile = yaml.safe_load((REPO / PROFILE / "config.yaml").read_text())
+    threads, resources = profile.get("set-threads") or {}, profile.get("set-resources") or {}
+    recorded = {job["JobId"]: job for job in slurm_run["completed"]}
+    for job_id, rule in submitted_jobs(slurm_run["output"]).items():
+        job = recorded[job_id]
+        granted = dict(item.split("=", 1) for item in job["Tres"].split(","))
+        wanted = resources.get(rule, {})
+        if rule in threads:
+            assert int(job["ProcCnt"]) == threads[rule], (rule, job)
+        if "mem_mb" in wanted:
+            assert granted["mem"] == f"{wanted['mem_mb']}M", (rule, job)
+        if "runtime" in wanted:
+            assert int(job["TimeLimit"]) == wanted["runtime"], (rule, job)
 
 
 def test_outputs_equal_the_local_run(slurm_run, ci_workflow):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import glob
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,6 +42,7 @@ def expand_files(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list
     if not patterns:
         raise UserError("no input files given: list at least one file or glob pattern")
     paths: list[str] = []
+    seen: set[str] = set()
     for pattern in map(str, patterns):
         if "://" in pattern:
             matches = [pattern]
@@ -52,7 +54,10 @@ def expand_files(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list
             raise UserError(f"file {pattern} does not exist{_folder_hint(pattern)}")
         else:
             matches = [pattern]
-        paths.extend(match for match in matches if match not in paths)
+        for match in matches:
+            if match not in seen:
+                seen.add(match)
+                paths.append(match)
     return paths
 
 
@@ -160,18 +165,22 @@ def _parse_all(expressions: Mapping[str, str | Expression]) -> dict[str, Express
     return parsed
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKMGT]i?B|B)?\s*$")
+_UNITS = {"B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KiB": 2**10, "kiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
 def step_size_bytes(step_size: str | int) -> str:
-    """uproot's byte ``step_size`` string; an integer means bytes (not entries)."""
+    """uproot's byte ``step_size`` as ``"<n> B"``; an integer means bytes (uproot would read entries)."""
     if isinstance(step_size, bool) or not isinstance(step_size, (str, int)):
         raise UserError(f"reading.step_size {step_size!r} must be a size such as '50 MB'")
-    text = f"{step_size} B" if isinstance(step_size, int) else step_size
-    try:
-        size = uproot._util.memory_size(text)
-    except (TypeError, ValueError):
-        raise UserError(f"reading.step_size {step_size!r} is not a size such as '50 MB' or '200 kB'") from None
+    match = _SIZE.match(f"{step_size} B" if isinstance(step_size, int) else step_size)
+    if match is None:
+        raise UserError(f"reading.step_size {step_size!r} is not a size such as '50 MB', '200 kB' or '1 GiB'")
+    size = int(float(match.group(1)) * _UNITS[match.group(2) or "B"])
     if size <= 0:
         raise UserError(f"reading.step_size {step_size!r} must be positive, such as '50 MB'")
-    return text
+    return f"{size} B"
 
 
 def default_threads() -> int:
@@ -258,7 +267,7 @@ class ExpressionReader:
                 check_branches(ttree, self.branches, path=path)
                 for chunk, n_entries, first_entry in self._chunks(path, ttree, executor):
                     self.n_read += n_entries
-                    selected = self._select(chunk, n_entries)
+                    selected = self._select(chunk)
                     if self.entry_column is not None:
                         chunk[self.entry_column] = np.arange(
                             entry_offset + first_entry, entry_offset + first_entry + n_entries, dtype=np.int64
@@ -306,7 +315,7 @@ class ExpressionReader:
             yield values, n_entries, report.tree_entry_start
             del values
 
-    def _select(self, chunk: dict[str, np.ndarray], n_entries: int) -> np.ndarray | None:
+    def _select(self, chunk: dict) -> np.ndarray | None:
         if self.selection is None:
             return None
         return chunk.pop(_SELECTION) != 0
