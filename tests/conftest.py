@@ -65,5 +65,6 @@ def ci_workflow(tmp_path_factory) -> Path:
 def ci_report(ci_workflow) -> Path:
     """The self-contained HTML report of the CI run."""
     report = ci_workflow / "results" / "report.html"
-    snakemake(ci_workflow, *CI_ARGUMENTS, "--report", str(report))
+    stylesheet = ci_workflow / "workflow" / "report" / "report.css"
+    snakemake(ci_workflow, *CI_ARGUMENTS, "--report", str(report), "--report-stylesheet", str(stylesheet))
     return report
