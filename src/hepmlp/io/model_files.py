@@ -172,16 +172,6 @@ def load_model(path: str | os.PathLike) -> MLP:
     return _load_network(npz_path, json_path, _read_metadata(json_path))
 
 
-
-def save_mlp(path: str | os.PathLike, mlp: MLP) -> None:
-    """``save_model`` with the argument order ``MLP.save`` uses."""
-    save_model(mlp, path)
-
-
-def load_mlp(path: str | os.PathLike) -> MLP:
-    """``load_model``, under the name ``MLP.load`` uses."""
-    return load_model(path)
-
 # --------------------------------------------------------------------------- trained models
 def history_frame(history: Any) -> pd.DataFrame:
     """Per-epoch table from a ``History`` (or its ``as_dict()``), epochs numbered from 1."""

@@ -298,17 +298,17 @@ class MLP:
         return model
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the network with ``hepmlp.io.model_files.save_mlp``."""
+        """Write the network with ``hepmlp.io.model_files.save_model``."""
         from hepmlp.io import model_files
 
-        model_files.save_mlp(path, self)
+        model_files.save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MLP":
-        """Read a network written by ``save`` (``hepmlp.io.model_files.load_mlp``)."""
+        """Read a network written by ``save`` (``hepmlp.io.model_files.load_model``)."""
         from hepmlp.io import model_files
 
-        return model_files.load_mlp(path)
+        return model_files.load_model(path)
 
     def __repr__(self) -> str:
         return (f"MLP(layers={self.layer_sizes}, activation={self.activation!r}, "
