@@ -1,7 +1,7 @@
 """The ``hepmlp`` command line.
 
 Each stage lives in its own module, which provides ``register(subparsers)``
-that adds its sub-command and sets ``func`` on the parser.  This file only
+that adds its sub-command(s) and sets ``func`` on the parser.  This file only
 collects them and turns a ``UserError`` into a one-line message and exit
 status 1.
 """
@@ -15,34 +15,39 @@ import sys
 from hepmlp import __version__
 from hepmlp.errors import UserError
 
-# Modules that each add one or more sub-commands.
-COMMAND_MODULES = (
-    "hepmlp.generate.commands",
-    "hepmlp.data.commands",
-    "hepmlp.stages.classify",
-    "hepmlp.stages.evaluate",
-    "hepmlp.stages.regress",
-    "hepmlp.io.commands",
-)
+# Sub-command -> the module that adds it.  Only the module of the command
+# being run is imported, so a stage does not pay for the others' imports.
+COMMAND_MODULES = {
+    "generate": "hepmlp.generate.commands",
+    "dataset": "hepmlp.data.commands",
+    "train-classifier": "hepmlp.stages.classify",
+    "evaluate-classifier": "hepmlp.stages.evaluate",
+    "compare-models": "hepmlp.stages.evaluate",
+    "optimizer-study": "hepmlp.stages.evaluate",
+    "train-regressor": "hepmlp.stages.regress",
+    "evaluate-regressor": "hepmlp.stages.regress",
+    "apply": "hepmlp.io.commands",
+    "export-onnx": "hepmlp.io.commands",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every sub-command, or only ``command``'s when it is a known one."""
     parser = argparse.ArgumentParser(prog="hepmlp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"hepmlp {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue  # stage not written yet
-        module.register(subparsers)
+    if command in COMMAND_MODULES:
+        modules = [COMMAND_MODULES[command]]
+    else:
+        modules = list(dict.fromkeys(COMMAND_MODULES.values()))
+    for name in modules:
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -7,7 +7,7 @@ REGRESSION_DIR = "results/regression/{model}"
 rule train_regressor:
     input:
         dataset=rules.regression_dataset.output,
-        code=package_code("nn", "optim", "io", "stages/regress.py"),
+        code=package_code("nn", "optim", "io", "evaluate/calibration.py", "stages/regress.py"),
     output:
         model=f"{REGRESSION_DIR}/model.npz",
         description=f"{REGRESSION_DIR}/model.json",
@@ -37,6 +37,7 @@ rule evaluate_regressor:
         code=package_code("evaluate", "stages/regress.py"),
     output:
         metrics=f"{REGRESSION_DIR}/metrics.json",
+        bins=f"{REGRESSION_DIR}/response_bins.csv",
         plots=report(
             directory(f"{REGRESSION_DIR}/plots"),
             patterns=["{name}.png"],

@@ -18,10 +18,12 @@ chunks until they are written, so memory holds the selected events once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +33,15 @@ from hepmlp import __version__
 from hepmlp.data import dataset_config
 from hepmlp.data.dataset_config import DatasetSpec, SampleSpec
 from hepmlp.data.expressions import parse
-from hepmlp.data.reading import ExpressionReader, expand_files, open_tree
+from hepmlp.data.prefetch import Prefetcher
+from hepmlp.data.reading import (
+    ExpressionReader,
+    RawChunk,
+    default_threads,
+    expand_files,
+    open_tree,
+    uproot_executor,
+)
 from hepmlp.data.split import SPLITS, TRAIN, assign_splits
 from hepmlp.data.weights import (
     GeneratorInfo,
@@ -84,11 +94,8 @@ def build_regression_dataset(config: dict, outdir: str | os.PathLike) -> dict:
 
 
 def build_dataset(spec: DatasetSpec, outdir: str | os.PathLike) -> dict:
-    """Read every sample of ``spec``, then weight, split, standardise and write."""
-    samples = [read_sample(spec, sample) for sample in spec.samples]
-    for sample in samples:
-        label = spec.classes.index(sample.spec.class_name) if spec.classes is not None else None
-        _weigh_and_split(spec, sample, label)
+    """Read every sample of ``spec`` (weighting and splitting each), then balance, standardise and write."""
+    samples = read_samples(spec)
     factors = _balance(spec, samples)
     mean, std = _standardisation(spec, samples)
     info = _info(spec, samples, factors, mean, std)
@@ -106,11 +113,61 @@ def build_dataset(spec: DatasetSpec, outdir: str | os.PathLike) -> dict:
 
 # --- reading -----------------------------------------------------------------
 
+_END_OF_SAMPLE = object()
 
-def read_sample(spec: DatasetSpec, sample: SampleSpec) -> SampleData:
-    """Read, select and check the events of one sample; errors name the sample."""
+
+def read_samples(spec: DatasetSpec) -> list[SampleData]:
+    """Read, weight and split every sample in config order, with one background reader for all.
+
+    A worker thread prepares each sample (files, ``Runs`` tree) and reads its
+    raw chunks with uproot, one chunk ahead of the evaluation on this thread,
+    also across sample boundaries; a sample is weighted and split while the
+    next one is read.  Errors surface in the same order as when reading all
+    samples first and weighting them afterwards: a weighting error waits
+    until every sample is read.
+    """
+    samples: list[SampleData] = []
+    weighting_error: UserError | None = None
+    with contextlib.ExitStack() as stack:
+        executor = stack.enter_context(uproot_executor(default_threads()))
+        stream = stack.enter_context(
+            Prefetcher(_raw_stream(spec, executor), light=_is_light, name="hepmlp-dataset-read")
+        )
+        for sample in spec.samples:
+            samples.append(read_sample(spec, sample, stream))
+            if weighting_error is None:
+                label = spec.classes.index(sample.class_name) if spec.classes is not None else None
+                try:
+                    _weigh_and_split(spec, samples[-1], label)
+                except UserError as error:
+                    weighting_error = error
+    if weighting_error is not None:
+        raise weighting_error
+    return samples
+
+
+def _is_light(item) -> bool:
+    """Stream items that are not chunks: a sample's header and its end marker."""
+    return not isinstance(item, RawChunk)
+
+
+def _raw_stream(spec: DatasetSpec, executor) -> Iterator:
+    """Worker side: per sample, its ``(SampleData, ExpressionReader)``, its raw chunks, ``_END_OF_SAMPLE``."""
+    for sample in spec.samples:
+        data, reader = _prepare(spec, sample)
+        yield data, reader
+        yield from reader.read_chunks(executor=executor)
+        yield _END_OF_SAMPLE
+
+
+def read_sample(spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None = None) -> SampleData:
+    """Read, select and check the events of one sample; errors name the sample.
+
+    ``stream`` is ``read_samples``' shared background reader, positioned at
+    this sample; without it the sample is read on its own.
+    """
     try:
-        data = _read(spec, sample)
+        data = _read(spec, sample, stream)
     except UserError as error:
         if str(error).startswith(f"sample {sample.name!r}"):
             raise
@@ -124,7 +181,8 @@ def read_sample(spec: DatasetSpec, sample: SampleSpec) -> SampleData:
     return data
 
 
-def _read(spec: DatasetSpec, sample: SampleSpec) -> SampleData:
+def _prepare(spec: DatasetSpec, sample: SampleSpec) -> tuple[SampleData, ExpressionReader]:
+    """Check a sample's files and normalisation inputs; the reader of its expressions."""
     paths = expand_files(sample.files)
     file, tree = open_tree(paths[0], sample.tree)
     with file:
@@ -145,9 +203,18 @@ def _read(spec: DatasetSpec, sample: SampleSpec) -> SampleData:
     reader = ExpressionReader(
         paths, sample.tree, expressions, step_size=spec.step_size, progress=sample.name, entry_column="entry"
     )
-    data = SampleData(sample, paths, has_event_branch=has_event, generator=generator)
+    return SampleData(sample, paths, has_event_branch=has_event, generator=generator), reader
+
+
+def _read(spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None) -> SampleData:
+    if stream is None:
+        data, reader = _prepare(spec, sample)
+        chunks = iter(reader)
+    else:
+        data, reader = next(stream)
+        chunks = reader.evaluate(iter(stream.__next__, _END_OF_SAMPLE))
     nonfinite: Counter = Counter()
-    for chunk in reader:
+    for chunk in chunks:
         data.chunks.append(_select_chunk(spec, sample, data, chunk, nonfinite))
     data.n_read = reader.n_read
     data.chunks = [chunk for chunk in data.chunks if len(chunk["weight"])]

@@ -81,7 +81,7 @@ class Context:
         self.shared = shared  # keys of the nodes worth keeping (None: keep all)
         self.cache: dict[str, Value] = {}
         self.structures: list[np.ndarray] = []  # distinct offsets arrays seen so far
-        self.positions: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.positions: dict[tuple[int, int, int], np.ndarray] = {}
         self.text = ""
         if n_events is None and len(arrays):
             n_events = len(next(iter(arrays.values())))
@@ -122,18 +122,16 @@ class Context:
         """
         for offsets in self.structures:
             if offsets is value.offsets or np.array_equal(offsets, value.offsets):
-                return Jagged(offsets, value.content)
+                return Jagged(offsets, value.native)
         self.structures.append(value.offsets)
         return value
 
     def take(self, value: Jagged, index: int) -> np.ndarray:
         """``value[index]``, reusing the positions of earlier lists with the same offsets."""
-        if value.content.size == 0:
-            return jagged.take(value, index)
-        key = (id(value.offsets), index)
+        key = (id(value.offsets), index, len(value.native))
         if key not in self.positions:
             self.structures.append(value.offsets)  # keeps the id valid
-            self.positions[key] = jagged.take_positions(value.offsets, index, value.content.size)
+            self.positions[key] = jagged.take_positions(value.offsets, index, len(value.native))
         return jagged.take(value, index, self.positions[key])
 
     def result(self, expression) -> np.ndarray:

@@ -33,17 +33,39 @@ class ShapeError(Exception):
 
 
 class Jagged:
-    """A list of float64 numbers per event: ``offsets`` (n+1,), ``content`` (offsets[-1],)."""
+    """A list of numbers per event: ``offsets`` (n+1,) and ``content`` (offsets[-1],) float64.
 
-    __slots__ = ("offsets", "content", "__dict__")
+    ``native`` holds the numbers as read (bool, integer or float); ``content``
+    is converted to float64 only when an operation needs it (``x[i]`` and
+    ``count(x)`` do not: they pick from ``native`` and convert what they picked).
+    """
+
+    __slots__ = ("offsets", "native", "__dict__")
 
     def __init__(self, offsets: np.ndarray, content: np.ndarray):
         self.offsets = offsets
-        self.content = content
+        self.native = content
 
     @property
     def n_events(self) -> int:
         return len(self.offsets) - 1
+
+    @cached_property
+    def content(self) -> np.ndarray:
+        """The numbers as float64, shape ``(offsets[-1],)``."""
+        return self.native.astype(np.float64, copy=False)
+
+    @cached_property
+    def padded(self) -> np.ndarray:
+        """``native`` followed by one ``PADDING`` (what ``take`` picks for a missing object).
+
+        Float64 when ``native``'s type cannot hold ``PADDING`` exactly.
+        """
+        source = self.native if _holds_padding(self.native.dtype) else self.content
+        padded = np.empty(len(source) + 1, dtype=source.dtype)
+        padded[:-1] = source
+        padded[-1] = PADDING
+        return padded
 
     @cached_property
     def counts(self) -> np.ndarray:
@@ -55,20 +77,33 @@ class Jagged:
         return self.offsets is other.offsets or np.array_equal(self.offsets, other.offsets)
 
 
+def _holds_padding(dtype: np.dtype) -> bool:
+    """True when ``PADDING`` survives a round trip through ``dtype``."""
+    padding = np.array(PADDING, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return dtype.kind in "biuf" and np.array_equal(padding.astype(dtype).astype(np.float64), padding, equal_nan=True)
+
+
 Value = float | np.ndarray | Jagged
 
 
 def _numeric(data: np.ndarray, name: str) -> np.ndarray:
+    """``data`` as float64; ``ShapeError`` unless it holds bool, integer or float numbers."""
+    return _checked(data, name).astype(np.float64, copy=False)
+
+
+def _checked(data: np.ndarray, name: str) -> np.ndarray:
+    """``data`` unchanged; ``ShapeError`` unless it holds bool, integer or float numbers."""
     if data.dtype.kind not in "biuf":
         raise ShapeError(f"{name} holds {data.dtype} values; expressions work on numbers only")
-    return data.astype(np.float64, copy=False)
+    return data
 
 
 def _regular(data: np.ndarray, name: str) -> Jagged:
     """A fixed-size array branch, shape ``(n_events, size)``."""
     n_events, size = data.shape
     offsets = np.arange(n_events + 1, dtype=np.int64) * size
-    return Jagged(offsets, _numeric(np.ascontiguousarray(data).reshape(-1), name))
+    return Jagged(offsets, _checked(np.ascontiguousarray(data).reshape(-1), name))
 
 
 def as_value(array, name: str = "value") -> np.ndarray | Jagged:
@@ -107,7 +142,7 @@ def _from_awkward(array: ak.Array, name: str) -> np.ndarray | Jagged:
         content = np.asarray(layout.content.data)[offsets[0] : offsets[-1]]
         if offsets[0] != 0:
             offsets = offsets - offsets[0]
-        return Jagged(offsets, _numeric(content, name))
+        return Jagged(offsets, _checked(content, name))
     return _from_awkward_generic(array, name)
 
 
@@ -167,23 +202,29 @@ def elementwise(function: Callable, arguments: Sequence[Value]) -> Value:
     return Jagged(reference.offsets, content)
 
 
-def take_positions(offsets: np.ndarray, index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(positions, present)`` of object ``index`` per event; absent ones point at 0."""
+def take_positions(offsets: np.ndarray, index: int, size: int) -> np.ndarray:
+    """Position of object ``index`` of each event in ``padded``, shape ``(n_events,)``.
+
+    ``offsets[e] + index`` where event ``e`` has more than ``index`` objects,
+    else ``size`` (the ``PADDING`` after the content), computed without
+    branches as ``size + present * (offsets[e] + index - size)``.
+    """
     positions = offsets[:-1] + index
     present = positions < offsets[1:]
-    positions[~present] = 0
-    return positions, present
+    positions -= size
+    positions *= present
+    positions += size
+    return positions
 
 
-def take(value: Jagged, index: int, positions: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """``x[index]`` per event, ``PADDING`` where an event has ``index`` or fewer objects.
+def take(value: Jagged, index: int, positions: np.ndarray | None = None) -> np.ndarray:
+    """``x[index]`` per event (float64), ``PADDING`` where an event has ``index`` or fewer objects.
 
     ``positions`` (from ``take_positions``) may be shared by lists with the same offsets.
     """
-    if value.content.size == 0:
-        return np.full(value.n_events, PADDING)
-    where, present = positions or take_positions(value.offsets, index, value.content.size)
-    return np.where(present, value.content[where], PADDING)
+    if positions is None:
+        positions = take_positions(value.offsets, index, len(value.native))
+    return value.padded[positions].astype(np.float64, copy=False)
 
 
 def count(value: Jagged) -> np.ndarray:

@@ -12,20 +12,23 @@ file, tree or branch, lists close matches and says what would fix it.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import glob
 import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import uproot
 
 from hepmlp.data.expressions import Expression, evaluate_all, parse
+from hepmlp.data.prefetch import Prefetcher
 from hepmlp.errors import UserError
 
 MAX_LISTED_NAMES = 40
@@ -205,11 +208,41 @@ class Progress:
         print(f"{self.label}: {n_read} events read, {rate:,.0f} events/s{suffix}", file=self.stream, flush=True)
 
 
+@dataclass
+class RawChunk:
+    """One chunk of branches as uproot read it (before any expression is evaluated).
+
+    ``arrays`` maps branch names to awkward arrays of ``n_entries`` entries;
+    ``first_entry`` counts entries over the whole chain of files.
+    """
+
+    path: str
+    arrays: dict
+    n_entries: int
+    first_entry: int
+
+
+@contextlib.contextmanager
+def uproot_executor(threads: int) -> Iterator[ThreadPoolExecutor | None]:
+    """A pool of ``threads`` threads for uproot's decompression and interpretation (None for 1)."""
+    executor = ThreadPoolExecutor(threads) if threads > 1 else None
+    try:
+        yield executor
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+
 class ExpressionReader:
     """Iterate over chunks of a tree chain, yielding evaluated expressions.
 
-    After (or during) iteration, ``n_read`` counts the entries read and
-    ``n_selected`` those that passed ``selection``; ``paths`` lists the files.
+    Iterating reads the branches in a background thread (``prefetch``, the
+    default): uproot decompresses chunk k+1 while chunk k is evaluated.  The
+    two halves are also available separately: ``read_chunks`` (uproot, any
+    thread) and ``evaluate`` (expressions and selection, on the caller's
+    thread).  After (or during) iteration, ``n_read`` counts the entries read
+    and ``n_selected`` those that passed ``selection``; ``paths`` lists the
+    files.
     """
 
     def __init__(
@@ -224,6 +257,7 @@ class ExpressionReader:
         entry_column: str | None = None,
         allow_empty: bool = False,
         threads: int | None = None,
+        prefetch: bool = True,
     ):
         self.paths = expand_files(files)
         self.tree = tree
@@ -234,23 +268,50 @@ class ExpressionReader:
         self.entry_column = entry_column
         self.allow_empty = allow_empty
         self.threads = default_threads() if threads is None else threads
+        self.prefetch = prefetch
         self.n_read = 0
         self.n_selected = 0
-        needed = set().union(*(expression.branches for expression in self.expressions.values()))
+        self._evaluated = dict(self.expressions)
         if self.selection is not None:
-            needed |= self.selection.branches
-        self.branches = sorted(needed)
+            self._evaluated[_SELECTION] = self.selection
+        self.branches = sorted(set().union(*(expression.branches for expression in self._evaluated.values())))
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        with contextlib.ExitStack() as stack:
+            executor = stack.enter_context(uproot_executor(self.threads))
+            raw_chunks = self.read_chunks(executor=executor)
+            if self.prefetch:
+                raw_chunks = stack.enter_context(Prefetcher(raw_chunks, name=f"hepmlp-read-{self.tree}"))
+            yield from self.evaluate(raw_chunks)
+
+    def read_chunks(self, *, executor: ThreadPoolExecutor | None = None) -> Iterator[RawChunk]:
+        """The needed branches of every file, ``step_size`` bytes at a time (no evaluation)."""
+        entry_offset = 0
+        for path in self.paths:
+            file, ttree = open_tree(path, self.tree)
+            with file:
+                check_branches(ttree, self.branches, path=path)
+                for arrays, n_entries, first_entry in self._uproot_chunks(path, ttree, executor):
+                    yield RawChunk(path, arrays, n_entries, entry_offset + first_entry)
+                entry_offset += ttree.num_entries
+
+    def evaluate(self, raw_chunks: Iterable[RawChunk]) -> Iterator[dict[str, np.ndarray]]:
+        """Evaluate and select each raw chunk; yield the chunks that keep events.
+
+        Counts ``n_read``/``n_selected``, prints progress, and raises the
+        "no events" ``UserError`` for an empty chain (unless ``allow_empty``).
+        """
         progress = None
         if self.progress:
             progress = Progress(self.tree if self.progress is True else str(self.progress))
-        executor = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        try:
-            yield from self._iterate_files(progress, executor)
-        finally:
-            if executor is not None:
-                executor.shutdown(wait=True)
+        for raw in raw_chunks:
+            self.n_read += raw.n_entries
+            chunk = self._evaluate_chunk(raw)
+            del raw  # free the branches before the next chunk is evaluated
+            if progress:
+                progress.update(self.n_read)
+            if chunk is not None:
+                yield chunk
         if progress:
             progress.update(self.n_read, final=True)
         if self.n_read == 0 and not self.allow_empty:
@@ -259,31 +320,21 @@ class ExpressionReader:
                 "fill the files or point the sample at files with events"
             )
 
-    def _iterate_files(self, progress, executor) -> Iterator[dict[str, np.ndarray]]:
-        entry_offset = 0
-        for path in self.paths:
-            file, ttree = open_tree(path, self.tree)
-            with file:
-                check_branches(ttree, self.branches, path=path)
-                for chunk, n_entries, first_entry in self._chunks(path, ttree, executor):
-                    self.n_read += n_entries
-                    selected = self._select(chunk)
-                    if self.entry_column is not None:
-                        chunk[self.entry_column] = np.arange(
-                            entry_offset + first_entry, entry_offset + first_entry + n_entries, dtype=np.int64
-                        )
-                    if selected is not None:
-                        chunk = {name: values[selected] for name, values in chunk.items()}
-                    n_kept = n_entries if selected is None else int(np.count_nonzero(selected))
-                    self.n_selected += n_kept
-                    if progress:
-                        progress.update(self.n_read)
-                    if n_kept:
-                        yield chunk
-                entry_offset += ttree.num_entries
+    def _evaluate_chunk(self, raw: RawChunk) -> dict[str, np.ndarray] | None:
+        """The expressions on the selected events of one chunk (None when none is selected)."""
+        chunk = evaluate_all(self._evaluated, raw.arrays, n_events=raw.n_entries)
+        selected = chunk.pop(_SELECTION) != 0 if _SELECTION in chunk else None
+        if self.entry_column is not None:
+            chunk[self.entry_column] = np.arange(raw.first_entry, raw.first_entry + raw.n_entries, dtype=np.int64)
+        n_kept = raw.n_entries
+        if selected is not None:
+            chunk = {name: values[selected] for name, values in chunk.items()}
+            n_kept = int(np.count_nonzero(selected))
+        self.n_selected += n_kept
+        return chunk if n_kept else None
 
-    def _chunks(self, path: str, ttree, executor) -> Iterator[tuple[dict[str, np.ndarray], int, int]]:
-        """``(evaluated expressions, n_entries, first entry)`` for each chunk of one file."""
+    def _uproot_chunks(self, path: str, ttree, executor) -> Iterator[tuple[dict, int, int]]:
+        """``(branch arrays, n_entries, first entry in the file)`` for each non-empty chunk of one file."""
         branches = set(self.branches) or {_smallest_branch(ttree)}
         iterator = ttree.iterate(
             filter_name=lambda name: name in branches,
@@ -305,20 +356,9 @@ class ExpressionReader:
                     "the file may be corrupt or truncated: re-copy or regenerate it"
                 ) from None
             n_entries = report.tree_entry_stop - report.tree_entry_start
-            if n_entries == 0:
-                continue
-            expressions = self.expressions
-            if self.selection is not None:
-                expressions = {**expressions, _SELECTION: self.selection}
-            values = evaluate_all(expressions, arrays, n_events=n_entries)
-            del arrays  # free the branches before the next chunk is read
-            yield values, n_entries, report.tree_entry_start
-            del values
-
-    def _select(self, chunk: dict) -> np.ndarray | None:
-        if self.selection is None:
-            return None
-        return chunk.pop(_SELECTION) != 0
+            if n_entries:
+                yield arrays, n_entries, report.tree_entry_start
+            del arrays
 
 
 _SELECTION = object()

@@ -7,6 +7,13 @@ index, or float64 regression target), ``weight``, ``training_weight``
 the chunks' NumPy arrays (row groups of ``ROW_GROUP_ROWS`` rows), so memory
 never holds a second copy of the dataset, and the three files are encoded in
 parallel threads.
+
+Cheap to encode: no column holds nulls, so every column is ``required``
+(no definition levels); floats and integers are plain and uncompressed
+(physics floats barely compress); ``sample`` is handed to Arrow already
+dictionary-encoded (one dictionary of all sample names), so the writer
+copies its indices instead of hashing a string per row.  The Arrow schema is
+not stored in the files, so readers see ``sample`` as a plain string column.
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hepmlp.data.split import SPLITS
@@ -30,31 +36,37 @@ ROW_GROUP_ROWS = 256 * 1024
 def _write_parquet(path: Path, schema: pa.Schema, tables: list[pa.Table]) -> None:
     """One split's tables (zero-copy slices of the chunks) as one parquet file."""
     table = pa.concat_tables(tables) if tables else schema.empty_table()
-    # Dictionary encoding only pays for the repeated sample names; physics floats
-    # barely compress, so they are written plain and uncompressed (fastest).
-    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, use_dictionary=["sample"], compression="none")
+    pq.write_table(
+        table, path, row_group_size=ROW_GROUP_ROWS, use_dictionary=["sample"], compression="none", store_schema=False
+    )
 
 
 def _schema(features: list[str], extra_columns: list[str], label_type: str) -> pa.Schema:
-    fields = [pa.field(name, pa.float64()) for name in features]
-    fields += [
-        pa.field("label", pa.int64() if label_type == "int64" else pa.float64()),
-        pa.field("weight", pa.float64()),
-        pa.field("training_weight", pa.float64()),
-        pa.field("sample", pa.string()),
-        pa.field("event", pa.int64()),
-    ]
-    fields += [pa.field(name, pa.float64()) for name in extra_columns]
-    return pa.schema(fields)
+    """The tables' schema: ``sample`` as dictionary indices into the sample names, nothing nullable."""
+    types = {name: pa.float64() for name in features}
+    types |= {
+        "label": pa.int64() if label_type == "int64" else pa.float64(),
+        "weight": pa.float64(),
+        "training_weight": pa.float64(),
+        "sample": pa.dictionary(pa.int32(), pa.string()),
+        "event": pa.int64(),
+    }
+    types |= {name: pa.float64() for name in extra_columns}
+    return pa.schema([pa.field(name, type, nullable=False) for name, type in types.items()])
 
 
-def _tables(schema: pa.Schema, sample: str, chunk: dict[str, np.ndarray]) -> list[pa.Table]:
-    """One table per split; the chunk's rows are already ordered by split code."""
+def _tables(schema: pa.Schema, names: pa.Array, sample: int, chunk: dict[str, np.ndarray]) -> list[pa.Table]:
+    """One table per split; the chunk's rows are already ordered by split code.
+
+    ``names`` holds every sample name; ``sample`` is the index of this chunk's.
+    """
     codes = chunk["split"]
     bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(SPLITS)))])
-    names = pc.take(pa.array([sample], pa.string()), pa.array(np.zeros(len(codes), dtype=np.int32)))
+    indices = pa.array(np.full(len(codes), sample, dtype=np.int32))
     columns = {
-        field.name: names if field.name == "sample" else pa.array(chunk[field.name], type=field.type)
+        field.name: pa.DictionaryArray.from_arrays(indices, names)
+        if field.name == "sample"
+        else pa.array(chunk[field.name], type=field.type)
         for field in schema
     }
     return [
@@ -81,9 +93,10 @@ def write_splits(
     schema = _schema(features, extra_columns, label_type)
     paths = [outdir / f"{split}.parquet" for split in SPLITS] + [outdir / INFO_FILE]
     per_split: list[list[pa.Table]] = [[] for _ in SPLITS]
-    for name, chunks in samples:
+    names = pa.array([name for name, _ in samples], pa.string())
+    for index, (_, chunks) in enumerate(samples):
         for chunk in chunks:
-            for tables, table in zip(per_split, _tables(schema, name, chunk)):
+            for tables, table in zip(per_split, _tables(schema, names, index, chunk)):
                 if table.num_rows:
                     tables.append(table)
     with atomic_outputs(*paths) as temporaries:

@@ -51,7 +51,7 @@ import numpy as np
 
 from hepmlp.data.store import feature_matrix, read_info, read_split, standardise
 from hepmlp.errors import UserError
-from hepmlp.evaluate import calibration, plots_regression, regression_metrics
+from hepmlp.evaluate import calibration
 from hepmlp.outputs import atomic_outputs
 
 TAIL_SIGMAS = 10.0
@@ -277,6 +277,7 @@ def _json_value(value):
 
 def run_evaluate(args: argparse.Namespace) -> None:
     from hepmlp.config import load_config
+    from hepmlp.evaluate import plots_regression, regression_metrics  # matplotlib, scipy: only here
     from hepmlp.io.model_files import load_trained
 
     config = load_config(args.config)
