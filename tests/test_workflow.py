@@ -12,6 +12,7 @@ import re
 import shutil
 
 import pytest
+import uproot
 import yaml
 
 from conftest import CI_ARGUMENTS, copy_workflow, snakemake
@@ -156,3 +157,26 @@ def test_unknown_optimizer_names_the_allowed_values(tmp_path):
     assert "classification.models.gd.optimizer.name" in output
     assert "gd, momentum, nesterov, newton, adam" in output
     shutil.rmtree(workdir)
+
+
+def test_three_class_workflow_on_the_same_events(ci_workflow, tmp_path):
+    """config/ci-multiclass.yaml: signal, WW and ttbar as three classes (softmax, one-hot)."""
+    workdir = copy_workflow(tmp_path / "multiclass")
+    (workdir / "data").symlink_to(ci_workflow / "data", target_is_directory=True)
+    arguments = ("--configfile", "config/ci-multiclass.yaml")
+    result = snakemake(workdir, "--dry-run", *arguments)
+    assert "generate_events" not in result.stdout, "the three-class run should reuse the CI events"
+    snakemake(workdir, "--cores", "2", *arguments)
+
+    config = yaml.safe_load((workdir / "config" / "ci-multiclass.yaml").read_text())
+    info = json.loads((workdir / "results" / "dataset" / "dataset.json").read_text())
+    assert info["classes"] == ["signal", "WW", "ttbar"]
+    for model in config["classification"]["models"]:
+        folder = workdir / "results" / "classification" / model
+        metrics = json.loads((folder / "metrics.json").read_text())
+        for name in info["classes"]:
+            assert metrics[f"auc_test_{name}"] > 0.7, (model, name, metrics[f"auc_test_{name}"])
+        assert (folder / "plots" / "confusion_matrix.png").is_file()
+    with uproot.open(workdir / "results" / "scores" / "hww.root") as scores:
+        branches = set(scores["Scores"].keys())
+    assert {f"score_adam_{name}" for name in info["classes"]} <= branches
