@@ -128,7 +128,7 @@ def test_evaluate_classifier_binary_writes_every_key_and_figure(binary_setup):
     assert written["final_train_loss"] == pytest.approx(history["train_loss"].iloc[-1])
     assert written["train_seconds"] == pytest.approx(history["seconds"].sum())
     assert plot_stems(["background", "signal"]) == [
-        "roc", "roc_rejection", "score_distribution", "loss_history", "input_features", "correlations",
+        "roc", "roc_rejection", "score_distribution", "loss_history",
         "feature_ranking", "significance"]
     assert_figures(model / "plots", plot_stems(["background", "signal"]))
     assert not list(model.glob(".*partial*"))

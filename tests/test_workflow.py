@@ -59,6 +59,8 @@ def test_expected_outputs_exist_with_sane_numbers(ci_workflow):
     regression = json.loads((ci_workflow / "results" / "regression" / "mlp" / "metrics.json").read_text())
     assert regression["mse_test"] > 0
     assert list((ci_workflow / "results" / "optimizers" / "plots").glob("*.png"))
+    for name in ("input_features", "correlations"):
+        assert (ci_workflow / "results" / "inputs" / "plots" / f"{name}.png").is_file()
 
 
 def test_complete_run_leaves_nothing_to_do(ci_workflow):

@@ -24,6 +24,7 @@ COMMAND_MODULES = {
     "evaluate-classifier": "hepmlp.stages.evaluate",
     "compare-models": "hepmlp.stages.evaluate",
     "optimizer-study": "hepmlp.stages.evaluate",
+    "plot-inputs": "hepmlp.stages.evaluate",
     "train-regressor": "hepmlp.stages.regress",
     "evaluate-regressor": "hepmlp.stages.regress",
     "apply": "hepmlp.io.commands",

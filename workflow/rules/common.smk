@@ -108,6 +108,7 @@ def all_outputs():
         expand("results/classification/{model}/model.onnx", model=MODELS),
         "results/classification/comparison/metrics.csv",
         "results/optimizers/steps.json",
+        "results/inputs/plots",
     ]
     if config["classification"]["apply"]:
         outputs.append(expand("results/scores/{sample}.root", sample=SAMPLES))

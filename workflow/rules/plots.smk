@@ -1,4 +1,5 @@
-# The lecture's optimizer figures, reproduced with hepmlp.optim.minimize.
+# Figures that do not belong to one model: the lecture's optimizer study,
+# reproduced with hepmlp.optim.minimize, and the input features.
 
 
 rule plots:
@@ -27,3 +28,32 @@ rule plots:
         "../envs/hepmlp.yaml"
     shell:
         "hepmlp optimizer-study --config results/config.yaml --outdir results/optimizers > {log} 2>&1"
+
+
+rule plot_inputs:
+    input:
+        dataset=rules.dataset.output,
+        code=package_code("evaluate", "stages/evaluate.py"),
+    output:
+        plots=report(
+            directory("results/inputs/plots"),
+            patterns=["{name}.png"],
+            caption="../report/inputs.rst",
+            category="Inputs",
+            labels={"figure": "{name}"},
+        ),
+    params:
+        settings=as_json(config["plots"]),
+    log:
+        "logs/plot_inputs.log",
+    benchmark:
+        "benchmarks/results/plot_inputs.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/hepmlp.yaml"
+    shell:
+        "hepmlp plot-inputs --config results/config.yaml --dataset results/dataset"
+        " --outdir results/inputs > {log} 2>&1"

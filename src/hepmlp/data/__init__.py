@@ -2,8 +2,10 @@
 
 - ``expressions`` (with ``tokens``, ``expression_nodes``, ``jagged``): the safe
   expression language for features, selections and weights;
-- ``reading``: uproot reading in bounded chunks, with clear errors;
+- ``reading`` (with ``read_settings``, ``prefetch``): uproot reading in
+  bounded chunks, one chunk ahead in a background thread, with clear errors;
 - ``weights``, ``split``: normalisation, balancing, negative weights; splits;
-- ``dataset`` (with ``dataset_config``, ``writing``): the ``hepmlp dataset`` stage;
+- ``dataset`` (with ``dataset_config``, ``samples``, ``writing``): the
+  ``hepmlp dataset`` stage;
 - ``store``: reading the dataset folder back (used by every later stage).
 """

@@ -5,12 +5,13 @@
 ``outdir/{train,validation,test}.parquet`` and ``outdir/dataset.json`` (the
 format is described in ``hepmlp.data.store``), all or nothing.
 
-Per sample: the files are read chunk by chunk (only the branches the
-expressions need); the selection (global ``selection`` and the sample's
-own) keeps events; NaN/inf in a feature is an error or drops the event
-(``weights.nonfinite``).  Then, over all samples: the split, the physical
-weights ``w_i sigma L / sum_w_gen`` (``hepmlp.data.weights``), the
-negative-weight policy and class balancing for ``training_weight``, and the
+Per sample (``hepmlp.data.samples``): the files are read chunk by chunk
+(only the branches the expressions need); the selection (global
+``selection`` and the sample's own) keeps events; NaN/inf in a feature is an
+error or drops the event (``weights.nonfinite``); then, while the next
+sample is read, the split, the physical weights ``w_i sigma L / sum_w_gen``
+(``hepmlp.data.weights``) and the negative-weight policy.  Then, over all
+samples: class balancing for ``training_weight``, and the
 standardisation (mean and standard deviation of each feature over the
 training split only; a constant feature gets std 1).  Events stay in their
 chunks until they are written, so memory holds the selected events once.
@@ -18,69 +19,31 @@ chunks until they are written, so memory holds the selected events once.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import os
-import warnings
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from hepmlp import __version__
 from hepmlp.data import dataset_config
-from hepmlp.data.dataset_config import DatasetSpec, SampleSpec
-from hepmlp.data.expressions import parse
-from hepmlp.data.prefetch import Prefetcher
-from hepmlp.data.reading import (
-    ExpressionReader,
-    RawChunk,
-    default_threads,
-    expand_files,
-    open_tree,
-    uproot_executor,
-)
+from hepmlp.data.dataset_config import DatasetSpec
+from hepmlp.data.samples import DataWarning, SampleData, read_sample, read_samples
 from hepmlp.data.split import SPLITS, TRAIN, assign_splits
-from hepmlp.data.weights import (
-    GeneratorInfo,
-    balance_factors,
-    negative_weight_policy,
-    normalisation,
-    read_generator_info,
-)
+from hepmlp.data.weights import balance_factors, negative_weight_policy, normalisation
 from hepmlp.data.writing import write_splits
 from hepmlp.errors import UserError
 
-EVENT_BRANCH = "event"
-
-
-class DataWarning(UserWarning):
-    """Something the analyst should know about the data (events dropped, ...)."""
-
-
-@dataclass
-class SampleData:
-    """The selected events of one sample, still in reading chunks."""
-
-    spec: SampleSpec
-    paths: list[str]
-    chunks: list[dict[str, np.ndarray]] = field(default_factory=list)
-    n_read: int = 0
-    n_selected: int = 0
-    n_dropped: int = 0
-    sum_weights_read: float = 0.0
-    has_event_branch: bool = False
-    generator: GeneratorInfo | None = None
-    info: dict = field(default_factory=dict)
-
-    @property
-    def n_events(self) -> int:
-        return sum(len(chunk["weight"]) for chunk in self.chunks)
-
-    def column(self, name: str) -> np.ndarray:
-        return np.concatenate([chunk[name] for chunk in self.chunks])
+__all__ = [
+    "build_classification_dataset",
+    "build_regression_dataset",
+    "build_dataset",
+    "DataWarning",  # defined in hepmlp.data.samples, where it is raised
+    "SampleData",
+    "read_sample",
+    "read_samples",
+]
 
 
 def build_classification_dataset(config: dict, outdir: str | os.PathLike) -> dict:
@@ -95,7 +58,7 @@ def build_regression_dataset(config: dict, outdir: str | os.PathLike) -> dict:
 
 def build_dataset(spec: DatasetSpec, outdir: str | os.PathLike) -> dict:
     """Read every sample of ``spec`` (weighting and splitting each), then balance, standardise and write."""
-    samples = read_samples(spec)
+    samples = read_samples(spec, then=functools.partial(_weigh_and_split, spec))
     factors = _balance(spec, samples)
     mean, std = _standardisation(spec, samples)
     info = _info(spec, samples, factors, mean, std)
@@ -111,180 +74,13 @@ def build_dataset(spec: DatasetSpec, outdir: str | os.PathLike) -> dict:
     return info
 
 
-# --- reading -----------------------------------------------------------------
-
-_END_OF_SAMPLE = object()
-
-
-def read_samples(spec: DatasetSpec) -> list[SampleData]:
-    """Read, weight and split every sample in config order, with one background reader for all.
-
-    A worker thread prepares each sample (files, ``Runs`` tree) and reads its
-    raw chunks with uproot, one chunk ahead of the evaluation on this thread,
-    also across sample boundaries; a sample is weighted and split while the
-    next one is read.  Errors surface in the same order as when reading all
-    samples first and weighting them afterwards: a weighting error waits
-    until every sample is read.
-    """
-    samples: list[SampleData] = []
-    weighting_error: UserError | None = None
-    with contextlib.ExitStack() as stack:
-        executor = stack.enter_context(uproot_executor(default_threads()))
-        stream = stack.enter_context(
-            Prefetcher(_raw_stream(spec, executor), light=_is_light, name="hepmlp-dataset-read")
-        )
-        for sample in spec.samples:
-            samples.append(read_sample(spec, sample, stream))
-            if weighting_error is None:
-                label = spec.classes.index(sample.class_name) if spec.classes is not None else None
-                try:
-                    _weigh_and_split(spec, samples[-1], label)
-                except UserError as error:
-                    weighting_error = error
-    if weighting_error is not None:
-        raise weighting_error
-    return samples
-
-
-def _is_light(item) -> bool:
-    """Stream items that are not chunks: a sample's header and its end marker."""
-    return not isinstance(item, RawChunk)
-
-
-def _raw_stream(spec: DatasetSpec, executor) -> Iterator:
-    """Worker side: per sample, its ``(SampleData, ExpressionReader)``, its raw chunks, ``_END_OF_SAMPLE``."""
-    for sample in spec.samples:
-        data, reader = _prepare(spec, sample)
-        yield data, reader
-        yield from reader.read_chunks(executor=executor)
-        yield _END_OF_SAMPLE
-
-
-def read_sample(spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None = None) -> SampleData:
-    """Read, select and check the events of one sample; errors name the sample.
-
-    ``stream`` is ``read_samples``' shared background reader, positioned at
-    this sample; without it the sample is read on its own.
-    """
-    try:
-        data = _read(spec, sample, stream)
-    except UserError as error:
-        if str(error).startswith(f"sample {sample.name!r}"):
-            raise
-        raise UserError(f"sample {sample.name!r}: {error}") from None
-    if data.n_selected == 0:
-        selections = "; ".join(f"{key}: {expr.text!r}" for key, expr in sample.selections.items())
-        raise UserError(
-            f"sample {sample.name!r}: the selection keeps no events (0 of {data.n_read} read; {selections}); "
-            "loosen the selection or check the sample's files"
-        )
-    return data
-
-
-def _prepare(spec: DatasetSpec, sample: SampleSpec) -> tuple[SampleData, ExpressionReader]:
-    """Check a sample's files and normalisation inputs; the reader of its expressions."""
-    paths = expand_files(sample.files)
-    file, tree = open_tree(paths[0], sample.tree)
-    with file:
-        has_event = EVENT_BRANCH in set(tree.keys())
-    generator = read_generator_info(paths) if spec.task == "classification" else None
-    if spec.task == "classification" and spec.weights["normalise"]:
-        # fail before reading the events when the cross-section is nowhere to be found
-        normalisation(sample.name, cross_section=sample.cross_section, generator=generator,
-                      luminosity_fb=spec.luminosity, sum_weights_read=1.0)
-    expressions = {("feature", name): expression for name, expression in spec.features.items()}
-    expressions.update({("selection", key): expression for key, expression in sample.selections.items()})
-    if sample.weight is not None:
-        expressions["weight"] = sample.weight
-    if has_event:
-        expressions["event"] = parse(EVENT_BRANCH)
-    if spec.task == "regression":
-        expressions["truth"], expressions["raw"] = spec.truth, spec.raw
-    reader = ExpressionReader(
-        paths, sample.tree, expressions, step_size=spec.step_size, progress=sample.name, entry_column="entry"
-    )
-    return SampleData(sample, paths, has_event_branch=has_event, generator=generator), reader
-
-
-def _read(spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None) -> SampleData:
-    if stream is None:
-        data, reader = _prepare(spec, sample)
-        chunks = iter(reader)
-    else:
-        data, reader = next(stream)
-        chunks = reader.evaluate(iter(stream.__next__, _END_OF_SAMPLE))
-    nonfinite: Counter = Counter()
-    for chunk in chunks:
-        data.chunks.append(_select_chunk(spec, sample, data, chunk, nonfinite))
-    data.n_read = reader.n_read
-    data.chunks = [chunk for chunk in data.chunks if len(chunk["weight"])]
-    if nonfinite and data.n_selected:
-        _report_nonfinite(spec, data, nonfinite)
-    return data
-
-
-def _select_chunk(spec: DatasetSpec, sample: SampleSpec, data: SampleData, chunk: dict, nonfinite: Counter) -> dict:
-    """Apply the selection and the NaN/inf policy to one chunk; return its columns."""
-    n_entries = len(chunk["entry"])
-    weight = chunk.get("weight", np.ones(n_entries))
-    data.sum_weights_read += float(np.sum(weight))
-    keep = np.ones(n_entries, dtype=bool)
-    for key in sample.selections:
-        keep &= chunk[("selection", key)] != 0
-    everything = bool(keep.all())
-
-    def kept(values: np.ndarray) -> np.ndarray:
-        return values if everything else values[keep]
-
-    columns = {name: kept(chunk[("feature", name)]) for name in spec.features}
-    columns["weight"] = kept(weight)
-    source = chunk["event"] if "event" in chunk else chunk["entry"]
-    columns["event"] = kept(source).astype(np.int64)
-    if spec.task == "regression":
-        columns["truth"], columns["raw"] = kept(chunk["truth"]), kept(chunk["raw"])
-        with np.errstate(all="ignore"):
-            columns["label"] = columns["truth"] / columns["raw"] if spec.target == "ratio" else columns["truth"].copy()
-    data.n_selected += int(np.count_nonzero(keep))
-    checked = [*spec.features, "weight"] + (["truth", "raw", "label"] if spec.task == "regression" else [])
-    bad = np.zeros(len(columns["weight"]), dtype=bool)
-    for name in checked:
-        nonfinite_here = ~np.isfinite(columns[name])
-        count = int(np.count_nonzero(nonfinite_here))
-        if count:
-            nonfinite[name] += count
-            bad |= nonfinite_here
-    if spec.weights["nonfinite"] == "drop" and bad.any():
-        data.n_dropped += int(np.count_nonzero(bad))
-        columns = {name: values[~bad] for name, values in columns.items()}
-    return columns
-
-
-def _report_nonfinite(spec: DatasetSpec, data: SampleData, counts: Counter) -> None:
-    names = {"weight": f"the weight ({data.spec.weight.text if data.spec.weight else '1'})", "label": "the target"}
-    details = ", ".join(f"{names.get(name, repr(name))}: {count}" for name, count in counts.items())
-    where = f"sample {data.spec.name!r}"
-    if spec.weights["nonfinite"] == "error":
-        first, count = next(iter(counts.items()))
-        what = "the weight" if first == "weight" else f"feature {first!r}"
-        raise UserError(
-            f"{where}: {what} is NaN or infinite in {count} of {data.n_selected} selected events "
-            f"(per column: {details}); guard the expression (e.g. with where() or maximum()) "
-            "or set weights.nonfinite: drop"
-        )
-    warnings.warn(
-        f"{where}: dropped {data.n_dropped} of {data.n_selected} selected events with NaN or infinite "
-        f"values ({details})",
-        DataWarning,
-        stacklevel=3,
-    )
-
-
 # --- weights, split, standardisation -----------------------------------------
 
 
-def _weigh_and_split(spec: DatasetSpec, sample: SampleData, label: int | None) -> None:
+def _weigh_and_split(spec: DatasetSpec, sample: SampleData) -> None:
     """Add ``split``, ``weight`` (physical), ``training_weight`` and ``label`` to each chunk."""
     name = sample.spec.name
+    label = spec.classes.index(sample.spec.class_name) if spec.classes is not None else None
     if spec.task == "classification":
         norm = normalisation(
             name,

@@ -34,7 +34,7 @@ from hepmlp.evaluate.classifier_metrics import (
 )
 from hepmlp.evaluate.distribution_plots import ScorePanel, WeightedSample, plot_train_test, plot_train_test_panels
 from hepmlp.evaluate.history_plots import plot_loss_history
-from hepmlp.evaluate.input_plots import plot_correlation_matrices, plot_feature_distributions, plot_feature_ranking
+from hepmlp.evaluate.input_plots import plot_feature_ranking
 from hepmlp.evaluate.roc_plots import plot_rejection, plot_roc
 from hepmlp.evaluate.selection_plots import plot_confusion_matrix, plot_significance
 from hepmlp.outputs import atomic_outputs
@@ -45,8 +45,7 @@ WEIGHT_COLUMN = "weight"
 SIGNIFICANCE_CUTS = np.round(np.linspace(0.0, 1.0, 201), 6)
 IMPORTANCE_REPEATS = 3
 IMPORTANCE_SEED = 1
-COMMON_STEMS = ("roc", "roc_rejection", "score_distribution", "loss_history",
-                "input_features", "correlations", "feature_ranking")
+COMMON_STEMS = ("roc", "roc_rejection", "score_distribution", "loss_history", "feature_ranking")
 
 
 def plot_stems(classes: Sequence[str]) -> list[str]:
@@ -200,17 +199,8 @@ def _score_figures(plots: Path, classes, scored, details: ClassifierDetails, bin
         plot_confusion_matrix(details.confusion, classes, plots / "confusion_matrix", formats=formats)
 
 
-def _input_figures(plots: Path, model, frames, scored, bins_count: int, formats) -> None:
-    classes = list(model.classes)
-    train_frame = frames["train"]
-    X_train = feature_matrix(train_frame, list(model.features))
-    labels = scored["train"].labels
-    weights = scored["train"].weights
-    by_class = {name: (X_train[labels == index], weights[labels == index]) for index, name in enumerate(classes)}
-    plot_feature_distributions(model.features, by_class, plots / "input_features", expressions=model.expressions,
-                               n_bins=bins_count, formats=formats)
-    matrices = {name: metrics.weighted_correlation(X, w) for name, (X, w) in by_class.items() if len(X) > 1}
-    plot_correlation_matrices(model.features, matrices, plots / "correlations", formats=formats)
+def _ranking_figure(plots: Path, model, frames, scored, formats) -> None:
+    """Permutation importance of each feature on the test set (``feature_ranking``)."""
     test = scored["test"]
     X_test = feature_matrix(frames["test"], list(model.features))
     if model.n_outputs == 1:
@@ -242,7 +232,7 @@ def write_classifier_report(model, info: dict, frames, scored, values: dict, det
         xlabel = "Cut on classifier output" if len(classes) == 2 else "Cut on the signal score"
         plot_significance(details.significance, plots / "significance", luminosity=luminosity, xlabel=xlabel,
                           formats=formats)
-    _input_figures(plots, model, frames, scored, bins_count, formats)
+    _ranking_figure(plots, model, frames, scored, formats)
 
 
 def evaluate_classifier(config: dict, model_dir: str | os.PathLike, dataset_dir: str | os.PathLike, *,

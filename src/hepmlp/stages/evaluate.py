@@ -8,7 +8,9 @@ Only command-line wiring lives here; the work is in ``hepmlp.evaluate``:
   --outdir OUT`` -> ``OUT/metrics.csv``, ``OUT/metrics.md``, ``OUT/plots/``
   (``comparison``);
 - ``hepmlp optimizer-study --config C --outdir OUT`` -> ``OUT/steps.json``,
-  ``OUT/steps.csv``, ``OUT/plots/`` (``optimizer_study``).
+  ``OUT/steps.csv``, ``OUT/plots/`` (``optimizer_study``);
+- ``hepmlp plot-inputs --config C --dataset D --outdir OUT`` ->
+  ``OUT/plots/`` (``input_report``).
 """
 
 from __future__ import annotations
@@ -48,8 +50,14 @@ def run_optimizer_study(args: argparse.Namespace) -> None:
     study(args.outdir, formats=formats, progress=True)
 
 
+def run_plot_inputs(args: argparse.Namespace) -> None:
+    from hepmlp.evaluate.input_report import plot_inputs
+
+    plot_inputs(load_config_file(args.config), args.dataset, args.outdir, progress=True)
+
+
 def register(subparsers) -> None:
-    """Add ``evaluate-classifier``, ``compare-models`` and ``optimizer-study``."""
+    """Add ``evaluate-classifier``, ``compare-models``, ``optimizer-study`` and ``plot-inputs``."""
     parser = subparsers.add_parser(
         "evaluate-classifier",
         help="metrics.json and figures of one trained classifier",
@@ -83,3 +91,14 @@ def register(subparsers) -> None:
     parser.add_argument("--config", required=True, help="analyst config (YAML)")
     parser.add_argument("--outdir", required=True, help="output folder, e.g. results/optimizers")
     parser.set_defaults(func=run_optimizer_study)
+
+    parser = subparsers.add_parser(
+        "plot-inputs",
+        help="input feature distributions and correlations per class",
+        description="Draw each input feature's distribution per class and the per-class correlation "
+        "matrices of the dataset's training split into OUTDIR/plots/.",
+    )
+    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
+    parser.add_argument("--outdir", required=True, help="output folder, e.g. results/inputs")
+    parser.set_defaults(func=run_plot_inputs)
