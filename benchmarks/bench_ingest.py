@@ -1,6 +1,7 @@
 """Benchmark the dataset stage against bare uproot: throughput and peak memory.
 
     /work/venv/bin/python benchmarks/bench_ingest.py [--scratch /tmp/hepmlp-bench-ingest] [--events 1000000]
+        [--repeat 3] [--skip-memory]
 
 1. Memory (first, while this process is small: a child's ``ru_maxrss``
    starts from its parent's peak at fork time; ``VmHWM`` is reported too).
@@ -11,12 +12,17 @@
 2. Throughput: a 1M-event ntuple with the generator's ``Events`` branches
    (two files of 500k events: a signal and a background sample, each with a
    ``Runs`` tree).  Time ``build_classification_dataset`` with 10 features
-   (jagged indexing, reductions, sqrt/cosh/arctan2) against bare
-   ``uproot.iterate`` reading the same branches with the same step_size, in
-   the same run, best of ``--repeat``.  Target: ratio >= 0.8.  The stage
-   uses uproot's decompression/interpretation executors (a thread pool,
-   ``hepmlp.data.reading.default_threads()``); the ratio against bare uproot
-   with the same thread pool is reported as well.
+   (jagged indexing, reductions, sqrt/cosh/arctan2), writing the three
+   parquet files and dataset.json into a fresh folder (a previous run's
+   outputs are deleted before the clock starts, as Snakemake does), against
+   bare ``uproot.iterate`` over the same 10 branches with the same
+   step_size and the same uproot thread pool (``decompression_executor`` /
+   ``interpretation_executor`` with ``hepmlp.data.reading.default_threads()``
+   threads, as the stage uses), materialising every branch as NumPy arrays
+   and writing nothing.  Bare uproot without the pool is reported as well.
+   The measurements alternate (bare, stage, bare single-threaded), best of
+   ``--repeat``, with wall and CPU seconds and the load average of each
+   round.  Target: ratio >= 0.8.
 
 The ntuples are written (by child processes) once under ``--scratch`` and
 reused.  Results are printed and written to ``--scratch/results.json``.

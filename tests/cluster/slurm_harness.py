@@ -13,7 +13,8 @@
    ``-D``) as children of this process, so each has a known process id;
 4. waits until ``sinfo`` shows the node idle;
 5. on exit cancels any job left and stops every daemon it started, by process
-   id (SIGTERM, then SIGKILL after a grace period).
+   id (SIGTERM, then SIGKILL after a grace period); SIGTERM or SIGINT to this
+   process exits through that cleanup too.
 
 There is no accounting database (``accounting_storage/none``): ``sacct`` cannot
 answer, so the executor must poll with ``--slurm-status-command squeue``.
@@ -39,6 +40,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,6 +56,10 @@ CONFIG_MARKER = "# Written by hepmlp tests/cluster/slurm_harness.py"
 
 class SlurmUnavailable(RuntimeError):
     """This machine cannot run the local SLURM (the message says why); tests skip on it."""
+
+
+class SlurmStartError(RuntimeError):
+    """A daemon did not start or the node did not become idle (the message has their logs)."""
 
 
 @dataclass
@@ -166,6 +172,7 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 MpiDefault=none
+MailProg=/bin/true
 ReturnToService=2
 SchedulerType=sched/backfill
 AccountingStorageType=accounting_storage/none
@@ -201,14 +208,14 @@ def munge_answers() -> bool:
 
 
 def wait_for(condition, *, timeout: float, what: str, logs: tuple[Path, ...] = ()) -> None:
-    """Poll ``condition()`` every 0.5 s until it is true; SlurmUnavailable after ``timeout`` s."""
+    """Poll ``condition()`` every 0.5 s until it is true; SlurmStartError after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.5)
     tails = "\n".join(f"--- {log}\n{log.read_text()[-2000:]}" for log in logs if log.is_file())
-    raise SlurmUnavailable(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
+    raise SlurmStartError(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
 
 
 def node_state() -> str:
@@ -230,10 +237,37 @@ def stop_process(process: subprocess.Popen, *, grace: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
+def exit_on_termination() -> Iterator[None]:
+    """While active, SIGTERM and SIGINT raise SystemExit, so ``finally`` blocks still stop the daemons.
+
+    (Python's default SIGTERM ends the process at once; a process started in the
+    background by a non-interactive shell ignores SIGINT.) Only in the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def leave(number, _frame):
+        raise SystemExit(128 + number)
+
+    numbers = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:  # else Ctrl-C raises already
+        numbers.append(signal.SIGINT)
+    previous = {number: signal.signal(number, leave) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
 def local_slurm(state_dir: Path, *, timeout: float = 60.0) -> Iterator[LocalSlurm]:
     """Run a one-node SLURM while the ``with`` block runs; see the module docstring.
 
-    Raises SlurmUnavailable (with the reason) when it cannot start here.
+    Raises SlurmUnavailable (with the reason) when this machine cannot run it
+    (not root, no apt-get, apt-get failed, a SLURM already running), and
+    SlurmStartError when a daemon fails or the node does not become idle.
     """
     reason = unavailable_reason()
     if reason:
@@ -247,53 +281,54 @@ def local_slurm(state_dir: Path, *, timeout: float = 60.0) -> Iterator[LocalSlur
 
     started: list[tuple[str, subprocess.Popen]] = []
     previous_conf = SLURM_CONF.read_bytes() if SLURM_CONF.is_file() else None
-    try:
-        SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
-        SLURM_CONF.write_text(slurm_conf(state_dir, node_line, node))
+    with exit_on_termination():
+        try:
+            SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
+            SLURM_CONF.write_text(slurm_conf(state_dir, node_line, node))
 
-        ensure_munge_key()
-        if not munge_answers():
-            MUNGE_RUN_DIR.mkdir(parents=True, exist_ok=True)
-            shutil.chown(MUNGE_RUN_DIR, "munge", "munge")
-            with open(state_dir / "munged.out", "wb") as out:
-                munged = subprocess.Popen(
-                    ["/usr/sbin/munged", "--foreground"], user="munge", group="munge",
-                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                )
-            started.append(("munged", munged))
-            wait_for(munge_answers, timeout=timeout, what="munged", logs=(state_dir / "munged.out",))
+            ensure_munge_key()
+            if not munge_answers():
+                MUNGE_RUN_DIR.mkdir(parents=True, exist_ok=True)
+                shutil.chown(MUNGE_RUN_DIR, "munge", "munge")
+                with open(state_dir / "munged.out", "wb") as out:
+                    munged = subprocess.Popen(
+                        ["/usr/sbin/munged", "--foreground"], user="munge", group="munge",
+                        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    )
+                started.append(("munged", munged))
+                wait_for(munge_answers, timeout=timeout, what="munged", logs=(state_dir / "munged.out",))
 
-        for daemon in DAEMONS:
-            with open(state_dir / f"{daemon}.out", "wb") as out:
-                process = subprocess.Popen(
-                    [f"/usr/sbin/{daemon}", "-D"], stdout=out, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                )
-            started.append((daemon, process))
-        cluster.pids = {name: process.pid for name, process in started}
+            for daemon in DAEMONS:
+                with open(state_dir / f"{daemon}.out", "wb") as out:
+                    process = subprocess.Popen(
+                        [f"/usr/sbin/{daemon}", "-D"], stdout=out, stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    )
+                started.append((daemon, process))
+            cluster.pids = {name: process.pid for name, process in started}
 
-        def node_idle() -> bool:
-            for name, process in started:
-                if process.poll() is not None:
-                    outputs = [state_dir / f"{name}.out", state_dir / f"{name}.log"]
-                    text = "".join(path.read_text()[-2000:] for path in outputs if path.is_file())
-                    raise SlurmUnavailable(f"{name} exited with status {process.returncode}:\n{text}")
-            return node_state() == "idle"
+            def node_idle() -> bool:
+                for name, process in started:
+                    if process.poll() is not None:
+                        outputs = [state_dir / f"{name}.out", state_dir / f"{name}.log"]
+                        text = "".join(path.read_text()[-2000:] for path in outputs if path.is_file())
+                        raise SlurmStartError(f"{name} exited with status {process.returncode}:\n{text}")
+                return node_state() == "idle"
 
-        wait_for(
-            node_idle, timeout=timeout, what=f"sinfo to show node {node} idle",
-            logs=(cluster.slurmctld_log, state_dir / "slurmd.log"),
-        )
-        yield cluster
-    finally:
-        if any(name == "slurmctld" and process.poll() is None for name, process in started):
-            subprocess.run(["scancel", "--full", "--quiet", f"--user={os.getuid()}"], capture_output=True)
-        for _name, process in reversed(started):
-            stop_process(process)
-        if previous_conf is None:
-            SLURM_CONF.unlink(missing_ok=True)
-        else:
-            SLURM_CONF.write_bytes(previous_conf)
+            wait_for(
+                node_idle, timeout=timeout, what=f"sinfo to show node {node} idle",
+                logs=(cluster.slurmctld_log, state_dir / "slurmd.log"),
+            )
+            yield cluster
+        finally:
+            if any(name == "slurmctld" and process.poll() is None for name, process in started):
+                subprocess.run(["scancel", "--full", "--quiet", f"--user={os.getuid()}"], capture_output=True)
+            for _name, process in reversed(started):
+                stop_process(process)
+            if previous_conf is None:
+                SLURM_CONF.unlink(missing_ok=True)
+            else:
+                SLURM_CONF.write_bytes(previous_conf)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,12 +344,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"daemons {cluster.pids}; state in {cluster.state_dir}", file=sys.stderr)
             if command:
                 return subprocess.run(command).returncode
-            print("Ctrl-C stops it.", file=sys.stderr)
-            with contextlib.suppress(KeyboardInterrupt):
+            print("Ctrl-C (or SIGTERM) stops it.", file=sys.stderr)
+            with contextlib.suppress(KeyboardInterrupt, SystemExit):
                 signal.pause()
             return 0
-    except SlurmUnavailable as error:
-        print(f"local SLURM unavailable: {error}", file=sys.stderr)
+    except (SlurmUnavailable, SlurmStartError) as error:
+        print(f"local SLURM: {error}", file=sys.stderr)
         return 1
 
 
