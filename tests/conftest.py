@@ -35,9 +35,10 @@ def copy_workflow(destination: Path) -> Path:
 def snakemake(workdir: Path, *arguments: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir`` with this interpreter; show its output when it fails."""
     command = [sys.executable, "-m", "snakemake", "--directory", str(workdir), *arguments]
-    # the rules call the `hepmlp` command, which sits next to this interpreter
+    # The rules call the `hepmlp` command, which sits next to this interpreter;
+    # PYTHONPATH makes it run the copy's src/, so edits there take effect.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    environment = dict(os.environ, PATH=path, PYTHONWARNINGS="ignore")
+    environment = dict(os.environ, PATH=path, PYTHONPATH=str(workdir / "src"), PYTHONWARNINGS="ignore")
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=environment)
     if check and result.returncode != 0:
         logs = "\n".join(

@@ -10,9 +10,11 @@ A value is one of
   ``offsets[0] == 0``, and ``content`` of shape ``(offsets[-1],)``; event ``e``
   owns ``content[offsets[e]:offsets[e + 1]]``.
 
-Everything is float64 (integer and bool branches are converted on input), and
-every operation is a vectorised NumPy call on the flat ``content``.  Missing
-objects read as ``PADDING``.
+Everything is float64: flat integer and bool branches are converted on
+input, a list's ``content`` when an operation first needs it (``x[i]`` picks
+from the numbers as read and converts only the picked ones, which gives the
+same values).  Every operation is a vectorised NumPy call on the flat
+``content``.  Missing objects read as ``PADDING``.
 """
 
 from __future__ import annotations

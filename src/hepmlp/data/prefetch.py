@@ -61,8 +61,11 @@ def _produce(
         results.put(_Failure(error))
     finally:
         close = getattr(items, "close", None)
-        if close is not None:
-            close()
+        try:
+            if close is not None:
+                close()
+        except BaseException as error:  # reaches the caller only if it still reads
+            results.put(_Failure(error))
 
 
 class Prefetcher(Generic[T]):
