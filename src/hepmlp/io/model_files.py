@@ -296,7 +296,10 @@ def load_trained(folder: str | os.PathLike) -> TrainedModel:
     """Load and check a model folder written by ``save_trained``."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise UserError(f"model folder {folder} does not exist: train the model first (hepmlp train-classifier ...)")
+        raise UserError(
+            f"model folder {folder} does not exist: train the model first "
+            "(hepmlp train-classifier or train-regressor)"
+        )
     npz_path, json_path = model_paths(folder)
     metadata = _read_metadata(json_path)
     _require(metadata, ("task", "loss", "features", "expressions", "standardisation", "classes"), json_path)
