@@ -2,7 +2,7 @@
 #
 #   snakemake --cores 4                       default config/config.yaml
 #   snakemake --cores 2 --configfile config/ci.yaml
-#   snakemake --report results/report.html    self-contained HTML report
+#   results/report.html                       the self-contained HTML report (rule report)
 #
 # The stages live in workflow/rules/*.smk; the work itself is done by the
 # hepmlp package (src/hepmlp), which each rule calls through its CLI.
@@ -32,4 +32,5 @@ report: "workflow/report/workflow.rst"
 rule all:
     input:
         all_outputs(),
+        "results/report.html",
     default_target: True

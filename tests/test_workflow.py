@@ -61,6 +61,7 @@ def test_expected_outputs_exist_with_sane_numbers(ci_workflow):
     assert list((ci_workflow / "results" / "optimizers" / "plots").glob("*.png"))
     for name in ("input_features", "correlations"):
         assert (ci_workflow / "results" / "inputs" / "plots" / f"{name}.png").is_file()
+    assert (ci_workflow / "results" / "report.html").stat().st_size > 100_000
 
 
 def test_complete_run_leaves_nothing_to_do(ci_workflow):

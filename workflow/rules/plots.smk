@@ -1,5 +1,6 @@
 # Figures that do not belong to one model: the lecture's optimizer study,
-# reproduced with hepmlp.optim.minimize, and the input features.
+# reproduced with hepmlp.optim.minimize, and the input features; and the
+# HTML report of everything.
 
 
 rule plots:
@@ -57,3 +58,23 @@ rule plot_inputs:
     shell:
         "hepmlp plot-inputs --config results/config.yaml --dataset results/dataset"
         " --outdir results/inputs > {log} 2>&1"
+
+
+# The report is Snakemake's own (`snakemake --report`); this rule runs it once
+# everything else is done. --nolock: the outer run holds the working-folder lock.
+rule report:
+    input:
+        all_outputs(),
+    output:
+        "results/report.html",
+    params:
+        snakefile=workflow.main_snakefile,
+        stylesheet=Path(workflow.basedir) / "workflow" / "report" / "report.css",
+    log:
+        "logs/report.log",
+    localrule: True
+    conda:
+        "../envs/hepmlp.yaml"
+    shell:
+        "snakemake --snakefile {params.snakefile} --configfile results/config.yaml --nolock"
+        " --report {output} --report-stylesheet {params.stylesheet} > {log} 2>&1"
