@@ -154,10 +154,11 @@ class Context:
 
 
 class Node:
-    """Base class: ``start`` (caret position), ``key`` (canonical text)."""
+    """Base class: ``start`` (caret position), ``key`` (canonical text), ``depth`` (levels, 1 for a leaf)."""
 
     start: int
     key: str
+    depth: int = 1
 
     def children(self) -> tuple[Node, ...]:
         return ()

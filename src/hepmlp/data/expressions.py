@@ -68,7 +68,9 @@ from hepmlp.data.tokens import Token, iterate_tokens
 
 PADDING = jagged.PADDING
 MAX_LENGTH = 10_000
-MAX_DEPTH = 100
+MAX_DEPTH = 100  # nested parentheses, calls and prefix operators while parsing
+MAX_TREE_DEPTH = 200  # levels of the syntax tree (a chain a + b + c + ... adds one per operator)
+MAX_INDEX = 2**31 - 1
 
 __all__ = ["PADDING", "FUNCTIONS", "Expression", "ExpressionError", "parse", "evaluate_all"]
 
@@ -134,7 +136,12 @@ def parse(text: str) -> Expression:
 
 
 class _Parser:
-    """Pratt parser over the tokens of one expression."""
+    """Pratt parser over the tokens of one expression.
+
+    Evaluation and the tree walks recurse over the syntax tree, so every node
+    it builds goes through ``node``, which bounds the tree depth: a long chain
+    like ``x + x + ... + x`` is an ``ExpressionError``, not a RecursionError.
+    """
 
     def __init__(self, text: str):
         self.text = text
@@ -153,6 +160,17 @@ class _Parser:
 
     def error(self, token: Token | int, message: str) -> ExpressionError:
         return error_at(self.text, token if isinstance(token, int) else token.start, message)
+
+    def node(self, node: Node) -> Node:
+        """``node``, with its ``depth`` set; an error when the tree gets deeper than ``MAX_TREE_DEPTH``."""
+        node.depth = 1 + max((child.depth for child in node.children()), default=0)
+        if node.depth > MAX_TREE_DEPTH:
+            raise self.error(
+                node.start,
+                f"the expression has more than {MAX_TREE_DEPTH} nested operations (each operator of a long "
+                "chain such as a + b + c + ... counts as one); split it into several features",
+            )
+        return node
 
     def expect(self, text: str, context: str) -> Token:
         token = self.peek()
@@ -187,7 +205,7 @@ class _Parser:
                 if left_power < min_power:
                     break
                 self.advance()
-                left = Operator(token.text, left, self.operand(right_power, token), token.start)
+                left = self.node(Operator(token.text, left, self.operand(right_power, token), token.start))
             elif token.kind == "op" and token.text in COMPARISONS:
                 if COMPARISON_POWER < min_power:
                     break
@@ -197,7 +215,7 @@ class _Parser:
                 if left_power < min_power:
                     break
                 self.advance()
-                left = Logic(token.text, left, self.operand(right_power, token), token.start)
+                left = self.node(Logic(token.text, left, self.operand(right_power, token), token.start))
             elif token.kind == "name" and token.text == "not":
                 raise self.error(token, "'not' cannot follow a value ('not in' is not supported)")
             else:
@@ -216,7 +234,7 @@ class _Parser:
             token = self.advance()
             operators.append(token.text)
             operands.append(self.operand(COMPARISON_POWER + 1, token))
-        return Compare(operands, operators, left.start)
+        return self.node(Compare(operands, operators, left.start))
 
     def index(self, target: Node) -> Node:
         bracket = self.advance()
@@ -225,9 +243,11 @@ class _Parser:
             raise self.error(
                 token, "the index in x[i] must be a non-negative integer constant such as 0 or 1"
             )
+        if int(token.text) > MAX_INDEX:
+            raise self.error(token, f"the index in x[i] must be at most {MAX_INDEX}")
         self.advance()
         self.expect("]", "to close the index")
-        return Index(target, int(token.text), bracket.start)
+        return self.node(Index(target, int(token.text), bracket.start))
 
     def prefix(self) -> Node:
         token = self.advance()
@@ -236,7 +256,7 @@ class _Parser:
         if token.kind == "name":
             return self.name(token)
         if token.kind == "op" and token.text in ("-", "+"):
-            return Unary(token.text, self.operand(UNARY_POWER, token), token.start)
+            return self.node(Unary(token.text, self.operand(UNARY_POWER, token), token.start))
         if token.kind == "op" and token.text == "(":
             node = self.expression(0)
             self.expect(")", f"to close the '(' at position {token.start}")
@@ -248,7 +268,7 @@ class _Parser:
     def name(self, token: Token) -> Node:
         name = token.text
         if name == "not":
-            return Not(self.operand(NOT_POWER, token), token.start)
+            return self.node(Not(self.operand(NOT_POWER, token), token.start))
         if name in LOGIC:
             raise self.error(token, f"{name!r} needs a left-hand side")
         if self.peek().kind == "op" and self.peek().text == "(":
@@ -286,4 +306,4 @@ class _Parser:
             raise self.error(
                 token, f"{name}() takes {arity} argument{plural}, got {len(arguments)}{hint}"
             )
-        return Call(name, arguments, token.start)
+        return self.node(Call(name, arguments, token.start))
