@@ -258,6 +258,18 @@ def test_deep_nesting_is_an_error_not_a_crash():
         parse("(" * 500 + "x" + ")" * 500)
     with pytest.raises(ExpressionError, match="longer than"):
         parse("x + " * 5000 + "x")
+    # a long flat chain is short enough to parse but would be a deep tree to evaluate
+    with pytest.raises(ExpressionError, match="nested more than 200 levels"):
+        parse("+".join(["x"] * 3000))
+    chain = parse("+".join(["x"] * 200))
+    np.testing.assert_array_equal(chain.evaluate({"x": np.array([1.0, 2.0])}), [200.0, 400.0])
+
+
+def test_huge_index_is_an_error_not_an_overflow():
+    with pytest.raises(ExpressionError, match="index in x\\[i\\] must be at most"):
+        parse("Jet_pt[9223372036854775807]")
+    jets = ak.Array([[1.0, 2.0], []])
+    np.testing.assert_array_equal(parse("Jet_pt[2147483647]").evaluate({"Jet_pt": jets}), [0.0, 0.0])
 
 
 def test_non_string_expression():

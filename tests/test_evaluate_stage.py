@@ -250,3 +250,19 @@ def test_a_failure_leaves_no_partial_outputs(binary_setup, tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="drawing failed"):
         evaluate_classifier(PNG_ONLY, copy, dataset, progress=False)
     assert sorted(path.name for path in copy.iterdir()) == ["history.csv", "model.json", "model.npz"]
+
+
+def test_plot_inputs_draws_the_classification_dataset(binary_setup, tmp_path):
+    from hepmlp.errors import UserError
+    from hepmlp.evaluate.input_report import PLOT_STEMS as INPUT_STEMS
+    from hepmlp.evaluate.input_report import plot_inputs
+
+    dataset, _ = binary_setup
+    assert plot_inputs(PNG_ONLY, dataset, tmp_path / "inputs", progress=False) == tmp_path / "inputs" / "plots"
+    assert_figures(tmp_path / "inputs" / "plots", INPUT_STEMS, ("png",))
+    regression = tmp_path / "regression"
+    regression.mkdir()
+    (regression / "dataset.json").write_text(json.dumps({"task": "regression", "classes": []}))
+    with pytest.raises(UserError, match="regression dataset without classes"):
+        plot_inputs(PNG_ONLY, regression, tmp_path / "nothing", progress=False)
+    assert not (tmp_path / "nothing").exists()

@@ -140,6 +140,13 @@ def test_command_line(tmp_path, capsys):
         assert file["Calo"].num_entries == 1000
 
 
+def test_every_default_can_be_written_into_the_config():
+    defaults = dataclasses.asdict(CalorimeterParameters())
+    section = {name: list(value) if isinstance(value, tuple) else value for name, value in defaults.items()}
+    assert CalorimeterParameters.from_config(section) == CalorimeterParameters()
+    assert CalorimeterParameters.from_config({"bock_d1": -0.05}).bock_d1 == -0.05
+
+
 def test_parameters_are_a_frozen_dataclass_with_defaults():
     parameters = CalorimeterParameters()
     assert (parameters.n_ecal, parameters.n_hcal) == (3, 4)

@@ -9,7 +9,7 @@ import pytest
 
 from hepmlp.errors import UserError
 from hepmlp.generate.detector import DetectorParameters, prompt_lepton_mask, simulate_detector
-from hepmlp.generate.particles import ParticleBatch, heavy_flavour, pair_indices
+from hepmlp.generate.particles import ParticleBatch, delta_phi, heavy_flavour, pair_indices
 from hepmlp.generate.seeds import PYTHIA_SEED_MAX, numpy_generator, pythia_seed
 
 # A detector without any randomness: perfect efficiency and resolution.
@@ -98,6 +98,16 @@ def test_isolation_cut_and_lepton_collections():
     assert objects["Muon"].iso.tolist()[1] == [pytest.approx(0.25)]
 
 
+def test_isolation_cone_wraps_around_phi_equals_pi():
+    muon = particle(13, 1, 0, 40.0, 0.5, np.pi - 0.05)
+    pion = particle(211, 1, 0, 10.0, 0.5, -np.pi + 0.05)  # Delta phi = 0.1 across the +-pi seam
+    far_pion = particle(211, 1, 0, 10.0, 0.5, 0.0)  # Delta phi = pi - 0.05: outside the cone
+    objects = simulate_detector(make_batch([muon, pion], [muon, far_pion]), np.random.default_rng(0),
+                                dataclasses.replace(IDEAL, isolation_max=1.0))
+    assert objects["Muon"].iso.tolist() == [[pytest.approx(0.25)], [0.0]]
+    assert delta_phi(np.array([np.pi - 0.05]), np.array([-np.pi + 0.05])) == pytest.approx(-0.1)
+
+
 def test_ghost_matched_b_jet_is_tagged_and_selected_leptons_are_not_jets():
     b_jet = [particle(211, 1, 0, 15.0, 0.2 + 0.02 * k, 1.0) for k in range(3)]
     light_jet = [particle(211, 1, 0, 15.0, -1.5 + 0.02 * k, -2.0) for k in range(3)]
@@ -125,6 +135,8 @@ def test_neutrinos_make_missing_momentum():
 
 def test_detector_parameters_from_config():
     assert DetectorParameters.from_config(None) == DetectorParameters()
+    defaults = dataclasses.asdict(DetectorParameters())
+    assert DetectorParameters.from_config(defaults) == DetectorParameters()  # every default is a valid value
     assert DetectorParameters.from_config({"jet_pt_min": 25}).jet_pt_min == 25.0
     with pytest.raises(UserError, match=r"events\.detector: unknown key\(s\) jet_ptmin; valid keys: .*jet_pt_min"):
         DetectorParameters.from_config({"jet_ptmin": 25})

@@ -82,11 +82,12 @@ def feature_frame(events: dict) -> pd.DataFrame:
     )
 
 
-def make_model(folder: Path, *, n_outputs=1, seed=1, expressions=EXPRESSIONS, mean=None, std=None) -> Path:
+def make_model(folder: Path, *, n_outputs=1, seed=1, expressions=EXPRESSIONS, mean=None, std=None,
+               dtype="float64") -> Path:
     features = list(expressions)
     classes = ["background", "signal"] if n_outputs == 1 else ["ww", "ttbar", "hww"][:n_outputs]
     mlp = MLP(len(features), hidden=(6,), activation="tanh", output="sigmoid" if n_outputs == 1 else "softmax",
-              n_outputs=n_outputs, seed=seed)
+              n_outputs=n_outputs, seed=seed, dtype=dtype)
     mlp.params = np.random.default_rng(seed).normal(0, 0.7, mlp.n_params)
     info = {
         "task": "classification",
@@ -234,11 +235,14 @@ def test_output_must_not_overwrite_an_input(tmp_path, chain):
 def test_empty_input_gives_an_empty_tree(tmp_path):
     path = write_tree(tmp_path / "empty.root", make_events(0, 4))
     out = tmp_path / "o.root"
-    assert apply_models([make_model(tmp_path / "adam")], [path], output=out, copy_branches=["Lepton_pt"],
-                        progress=False) == 0
+    models = [make_model(tmp_path / "adam"), make_model(tmp_path / "small", dtype="float32")]
+    assert apply_models(models, [path], output=out, copy_branches=["Lepton_pt"], progress=False) == 0
     with uproot.open(out) as handle:
         assert handle["Scores"].num_entries == 0
-        assert {"event", "score_adam", "Lepton_pt"} <= set(handle["Scores"].keys())
+        assert {"event", "score_adam", "score_small", "Lepton_pt"} <= set(handle["Scores"].keys())
+        # the score branches have the model's dtype, as they do when there are entries
+        assert handle["Scores"]["score_adam"].typename == "double"
+        assert handle["Scores"]["score_small"].typename == "float"
 
 
 def test_damaged_model_fails_before_writing(tmp_path, chain):

@@ -267,3 +267,15 @@ def test_float32_model_scores_in_float32(tmp_path):
     assert model.metadata["arrays"]["W0"]["dtype"] == "<f4"
     scores = model.score(raw_features())
     assert scores.dtype == np.float32 and scores.shape == (50,)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda meta: meta["arrays"].update(W0="not a record"), r"\"arrays\" or \"architecture\" is malformed"),
+    (lambda meta: meta.update(layer_sizes=[3, "4", 3, 1]), r"\"arrays\" or \"architecture\" is malformed"),
+    (lambda meta: meta.update(expressions=["Lepton_pt[0]", "MET_pt", "nJet"]), r"\"expressions\" a mapping"),
+])
+def test_hand_edited_json_of_the_wrong_type(trained, change, message):
+    folder, _ = trained
+    edit_json(folder, change)
+    with pytest.raises(UserError, match=message):
+        load_trained(folder)

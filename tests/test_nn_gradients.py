@@ -190,3 +190,17 @@ def test_one_hot():
                                   [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
     with pytest.raises(ValueError, match="0 … 1"):
         one_hot(np.array([0, 2]), 2)
+
+
+def test_chunked_inference_matches_the_single_pass(monkeypatch):
+    """``loss`` and ``predict`` walk large sets in chunks: the weighted mean and the outputs
+    must not depend on where the chunk boundaries fall."""
+    from hepmlp.nn import network
+
+    X, y, weights = problem("softmax", 3, n=23)
+    model = MLP(4, (5,), activation="tanh", output="softmax", n_outputs=3, seed=3)
+    expected_loss = model.loss_and_gradient(X, y, "cross_entropy", weights)[0]
+    expected_output = model.forward(X)
+    monkeypatch.setattr(network, "INFERENCE_CHUNK", 5)
+    assert model.loss(X, y, "cross_entropy", weights) == pytest.approx(expected_loss, rel=1e-12)
+    np.testing.assert_allclose(model.predict(X), expected_output, rtol=1e-12)

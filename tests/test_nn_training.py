@@ -233,3 +233,42 @@ def test_non_finite_inputs_are_a_user_error():
     X[3, 1] = np.nan
     with pytest.raises(UserError, match="features X contain NaN"):
         fit(MLP(2, (2,)), X, y, loss="cross_entropy", optimizer="gd", learning_rate=0.1, epochs=1)
+
+
+def test_newton_epoch_is_the_exact_newton_step():
+    """No hidden layer (logistic regression): H = Σ c_i y_i(1 − y_i) x̃_i x̃_iᵀ, x̃ = (x, 1), is
+    positive definite, so one full-batch epoch is x − H⁻¹∇L with no damping."""
+    X, y = two_rings(80, seed=12)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, 80)
+    model = MLP(2, (), seed=0)
+    x0 = model.params
+    _, gradient = model.loss_and_gradient(X, y, "cross_entropy", w)
+    scores = model.predict(X)
+    design = np.column_stack([X, np.ones(len(X))])                  # params order: W0 (2, 1), b0
+    H = design.T @ (design * (w / w.sum() * scores * (1 - scores))[:, None])
+    history = fit(model, X, y, w, loss="cross_entropy", optimizer="newton", learning_rate=1.0, epochs=1)
+    np.testing.assert_allclose(model.params, x0 - np.linalg.solve(H, gradient), rtol=1e-10)
+    assert history.damped_steps == 0
+
+
+def test_config_values_the_optimizer_refuses_are_user_errors():
+    X, y = two_rings(40, seed=13)
+    newton_with_batches = schema_filled_entry(
+        hidden=[2], optimizer={"name": "newton", "learning_rate": 1.0, "damping": 1e-4})
+    momentum_one = schema_filled_entry(optimizer={"name": "momentum", "learning_rate": 0.1, "momentum": 1.0})
+    for entry, message in ((newton_with_batches, "training.batch_size: null"),
+                           (momentum_one, r"momentum must lie in \[0, 1\)")):
+        model = build_model(entry, 2, output="sigmoid", n_outputs=1)
+        with pytest.raises(UserError, match=message):
+            fit_from_config(model, entry, X, y, None, loss="cross_entropy")
+
+
+def test_non_finite_validation_inputs_and_bad_weight_sums_are_user_errors():
+    X, y = two_rings(20, seed=0)
+    common = dict(loss="cross_entropy", optimizer="gd", learning_rate=0.1, epochs=1)
+    X_val = X.copy()
+    X_val[0, 0] = np.inf
+    with pytest.raises(UserError, match="validation features X contain NaN or infinite"):
+        fit(MLP(2, (2,)), X, y, validation=(X_val, y), **common)
+    with pytest.raises(UserError, match="training event weights sum to -20"):
+        fit(MLP(2, (2,)), X, y, -np.ones(20), **common)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
-import pytest
 import uproot
 import yaml
 
 from hepmlp.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("hepmlp.data.commands") is None, reason="the dataset stage is not written yet"
-)
 LAYERS = ("E_ECAL1", "E_ECAL2", "E_ECAL3", "E_HCAL1", "E_HCAL2", "E_HCAL3", "E_HCAL4")
 
 

@@ -193,3 +193,16 @@ def test_far_out_targets_are_warned_about(capsys):
     split.target = synthetic_calorimeter(2000, 4)["label"].to_numpy()
     assert regress.warn_about_target_tails(split, info) < 0.5
     assert capsys.readouterr().err == ""
+
+
+def test_non_positive_true_energy_is_a_clear_error(trained, tmp_path, capsys):
+    folder, model_dir, frames = trained
+    test = frames["test"].copy()
+    test.loc[:2, "truth"] = [0.0, -1.0, 0.0]
+    dataset = write_dataset(tmp_path / "dataset", {**frames, "test": test})
+    before = sorted(path.name for path in model_dir.iterdir())
+    assert main(["evaluate-regressor", "--config", str(folder / "config.yaml"), "--model-dir", str(model_dir),
+                 "--dataset", str(dataset)]) == 1
+    message = capsys.readouterr().err
+    assert "column 'truth' has 3 value(s) <= 0" in message and "regression.truth" in message
+    assert sorted(path.name for path in model_dir.iterdir()) == before

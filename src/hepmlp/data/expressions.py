@@ -36,7 +36,9 @@ Semantics, per event:
 
 The result of an expression must be one number per event: a float64 array of
 shape ``(n_events,)``.  Errors are ``UserError`` with the expression and a
-caret under the offending position.
+caret under the offending position; so are expressions beyond the limits
+``MAX_LENGTH`` (characters), ``MAX_DEPTH`` (nesting while parsing),
+``MAX_TREE_DEPTH`` (levels of the syntax tree) and ``MAX_INDEX``.
 """
 
 from __future__ import annotations
@@ -167,8 +169,8 @@ class _Parser:
         if node.depth > MAX_TREE_DEPTH:
             raise self.error(
                 node.start,
-                f"the expression has more than {MAX_TREE_DEPTH} nested operations (each operator of a long "
-                "chain such as a + b + c + ... counts as one); split it into several features",
+                f"the expression is nested more than {MAX_TREE_DEPTH} levels deep (each operator of a long "
+                "chain such as a + b + c + ... adds a level); split it into several features",
             )
         return node
 

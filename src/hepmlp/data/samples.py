@@ -211,13 +211,24 @@ def _select_chunk(spec: DatasetSpec, sample: SampleSpec, data: SampleData, chunk
     return columns
 
 
+def _column_description(spec: DatasetSpec, data: SampleData, name: str) -> str:
+    """How an error names a checked column: a feature, the weight, truth, raw or the target."""
+    if name == "weight":
+        return f"the weight ({data.spec.weight.text if data.spec.weight else '1'})"
+    if name in ("truth", "raw"):
+        return f"the {name} energy ({getattr(spec, name).text})"
+    if name == "label":
+        formula = f"{spec.truth.text} / {spec.raw.text}" if spec.target == "ratio" else spec.truth.text
+        return f"the target ({formula})"
+    return f"feature {name!r}"
+
+
 def _report_nonfinite(spec: DatasetSpec, data: SampleData, counts: Counter) -> None:
-    names = {"weight": f"the weight ({data.spec.weight.text if data.spec.weight else '1'})", "label": "the target"}
-    details = ", ".join(f"{names.get(name, repr(name))}: {count}" for name, count in counts.items())
+    details = ", ".join(f"{_column_description(spec, data, name)}: {count}" for name, count in counts.items())
     where = f"sample {data.spec.name!r}"
     if spec.weights["nonfinite"] == "error":
         first, count = next(iter(counts.items()))
-        what = "the weight" if first == "weight" else f"feature {first!r}"
+        what = _column_description(spec, data, first)
         raise UserError(
             f"{where}: {what} is NaN or infinite in {count} of {data.n_selected} selected events "
             f"(per column: {details}); guard the expression (e.g. with where() or maximum()) "

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hepmlp.data.split import SPLITS
 from hepmlp.errors import UserError
 
-SPLITS = ("train", "validation", "test")
 INFO_FILE = "dataset.json"
 
 
@@ -30,7 +30,10 @@ def read_info(dataset_dir: str | os.PathLike) -> dict:
     path = Path(dataset_dir) / INFO_FILE
     if not path.is_file():
         raise UserError(f"{path} does not exist: run the dataset stage first (hepmlp dataset ...)")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path} is not valid JSON ({error}): rebuild the dataset (hepmlp dataset ...)") from None
 
 
 def read_split(dataset_dir: str | os.PathLike, split: str) -> pd.DataFrame:

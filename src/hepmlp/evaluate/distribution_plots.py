@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
+from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, new_panel_grid, save_figure
 
 DENSITY_LABEL = "Normalised to unit area"
 
@@ -115,14 +115,7 @@ def plot_train_test_panels(
     formats: Sequence[str] = DEFAULT_FORMATS,
 ):
     """One train/test panel per score (multi-class: one per softmax output)."""
-    count = len(panels)
-    columns = min(count, 3)
-    rows = int(np.ceil(count / columns))
-    figure, axes = new_figure(width=7.5 * columns, height=6.0 * rows, rows=rows, columns=columns)
-    figure.subplots_adjust(wspace=0.3, hspace=0.3)
-    axes = np.atleast_1d(axes).ravel()
+    figure, axes = new_panel_grid(len(panels), panel_width=7.5, panel_height=6.0)
     for ax, panel in zip(axes, panels):
         draw_train_test(ax, panel.test, panel.train, bins=bins, ks_pvalues=panel.ks_pvalues, xlabel=panel.xlabel)
-    for ax in axes[count:]:
-        ax.set_visible(False)
     return save_figure(figure, stem, formats)

@@ -29,16 +29,6 @@ def elapsed_seconds(history: pd.DataFrame) -> np.ndarray:
     return np.nancumsum(history["seconds"].to_numpy(dtype=np.float64))
 
 
-def best_epoch_of(history: pd.DataFrame, recorded: int | None = None) -> int | None:
-    """The epoch early stopping kept: ``recorded`` if given, else the validation-loss minimum."""
-    if recorded is not None:
-        return int(recorded)
-    validation = history["validation_loss"].to_numpy(dtype=np.float64)
-    if not np.any(np.isfinite(validation)):
-        return None
-    return int(history["epoch"].to_numpy()[np.nanargmin(validation)])
-
-
 def plot_loss_history(
     history: pd.DataFrame,
     stem: str | os.PathLike,

@@ -15,7 +15,7 @@ import numpy as np
 
 from hepmlp.evaluate.distribution_plots import WeightedSample, normalised_histogram
 from hepmlp.evaluate.metrics import PermutationImportance
-from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
+from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, new_panel_grid, save_figure
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FUNCTIONS = {"sqrt", "abs", "log", "exp", "sin", "cos", "tan", "arctan2", "sinh", "cosh",
@@ -65,17 +65,6 @@ def feature_bins(values: np.ndarray, n_bins: int) -> np.ndarray:
     return np.linspace(low, high, n_bins + 1)
 
 
-def _grid(count: int, columns: int, width: float, height: float):
-    columns = max(1, min(count, columns))
-    rows = int(np.ceil(count / columns))
-    figure, axes = new_figure(width=width * columns, height=height * rows, rows=rows, columns=columns)
-    figure.subplots_adjust(wspace=0.35, hspace=0.35)
-    axes = np.atleast_1d(axes).ravel()
-    for ax in axes[count:]:
-        ax.set_visible(False)
-    return figure, axes
-
-
 def plot_feature_distributions(
     features: Sequence[str],
     by_class: Mapping[str, tuple[np.ndarray, np.ndarray]],
@@ -91,7 +80,7 @@ def plot_feature_distributions(
     weights ``(n_c,)``).  Values outside the binning are not drawn.
     """
     expressions = expressions or {}
-    figure, axes = _grid(len(features), 3, 6.0, 5.0)
+    figure, axes = new_panel_grid(len(features), panel_width=6.0, panel_height=5.0, spacing=0.35)
     for column, (ax, name) in enumerate(zip(axes, features)):
         pooled = np.concatenate([X[:, column] for X, _ in by_class.values()])
         bins = feature_bins(pooled, n_bins)
@@ -116,7 +105,7 @@ def plot_correlation_matrices(
 ):
     """One panel per class: the ``(d, d)`` correlation matrix in percent, as TMVA draws it."""
     size = max(6.0, 0.75 * len(features) + 3.0)
-    figure, axes = _grid(len(matrices), 3, size, size)
+    figure, axes = new_panel_grid(len(matrices), panel_width=size, panel_height=size, spacing=0.35)
     ticks = np.arange(len(features))
     image = None
     for ax, (class_name, matrix) in zip(axes, matrices.items()):

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from hepmlp.data.store import feature_matrix, read_info, read_split
+from hepmlp.errors import UserError
 from hepmlp.evaluate import metrics
 from hepmlp.evaluate.classifier_report import WEIGHT_COLUMN, plot_settings
 from hepmlp.evaluate.input_plots import plot_correlation_matrices, plot_feature_distributions
@@ -23,10 +24,15 @@ PLOT_STEMS = ("input_features", "correlations")
 
 
 def plot_inputs(config: dict, dataset_dir: str | os.PathLike, outdir: str | os.PathLike, *,
-                progress: bool = True) -> list[Path]:
+                progress: bool = True) -> Path:
     """Draw the input figures of ``dataset_dir`` into ``outdir/plots``; return the folder."""
     dataset_dir, outdir = Path(dataset_dir), Path(outdir)
     info = read_info(dataset_dir)
+    if not info.get("classes"):
+        raise UserError(
+            f"{dataset_dir} is a {info.get('task', 'regression')} dataset without classes; "
+            "plot-inputs draws the classification dataset (e.g. --dataset results/dataset)"
+        )
     features = list(info["features"])
     train = read_split(dataset_dir, "train")
     X = feature_matrix(train, features)

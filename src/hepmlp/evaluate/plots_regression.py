@@ -89,9 +89,9 @@ def plot_resolution(
         )
         if fit.converged:
             fitted = grid >= fit_min_energy
+            below = grid <= max(fit_min_energy, grid[0])
             axes.plot(grid[fitted], fit(grid[fitted]), color=style["color"], lw=1.2)
-            axes.plot(grid[grid <= max(fit_min_energy, grid[0])], fit(grid[grid <= max(fit_min_energy, grid[0])]),
-                      color=style["color"], lw=1.0, ls=":")
+            axes.plot(grid[below], fit(grid[below]), color=style["color"], lw=1.0, ls=":")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel(r"$E_\mathrm{true}$ [GeV]")

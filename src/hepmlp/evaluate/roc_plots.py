@@ -13,10 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 
-import numpy as np
-
 from hepmlp.evaluate.metrics import RocCurve
-from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
+from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, new_panel_grid, save_figure
 
 SIGNAL_EFFICIENCY_LABEL = r"Signal efficiency $\varepsilon_S$"
 BACKGROUND_EFFICIENCY_LABEL = r"Background efficiency $\varepsilon_B$"
@@ -141,14 +139,7 @@ def plot_roc_panels(
     drawers = {"roc": draw_roc, "rejection": draw_rejection}
     if kind not in drawers:
         raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(drawers)}")
-    count = len(panels)
-    columns = min(count, 3)
-    rows = int(np.ceil(count / columns))
-    figure, axes = new_figure(width=7.0 * columns, height=6.0 * rows, rows=rows, columns=columns)
-    figure.subplots_adjust(wspace=0.3, hspace=0.3)
-    axes = np.atleast_1d(axes).ravel()
+    figure, axes = new_panel_grid(len(panels), panel_width=7.0, panel_height=6.0)
     for ax, (title, curves) in zip(axes, panels.items()):
         drawers[kind](ax, curves, dashed=dashed, legend_title=title)
-    for ax in axes[count:]:
-        ax.set_visible(False)
     return save_figure(figure, stem, formats)

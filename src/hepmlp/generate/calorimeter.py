@@ -50,6 +50,8 @@ from scipy.special import gammainc
 from hepmlp.errors import UserError
 
 PARTICLES = {"pion": 211, "electron": 11}
+# Bock's fit coefficients may be negative (the default d1 is); shape and rate are clipped at 0.2 and 0.1.
+SIGNED_PARAMETERS = ("bock_a0", "bock_a1", "bock_d0", "bock_d1")
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,10 @@ class CalorimeterParameters:
                 if not isinstance(value, list | tuple) or not value or not all(_positive(v) for v in value):
                     raise UserError(f"{where}.{name}: must be a non-empty list of positive thicknesses, got {value!r}")
                 values[name] = tuple(float(v) for v in value)
+            elif name in SIGNED_PARAMETERS:
+                if not _number(value):
+                    raise UserError(f"{where}.{name}: must be a number, got {value!r}")
+                values[name] = float(value)
             else:
                 if not _number(value) or value < 0:
                     raise UserError(f"{where}.{name}: must be a non-negative number, got {value!r}")

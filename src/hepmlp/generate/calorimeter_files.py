@@ -20,20 +20,11 @@ from typing import Any
 import numpy as np
 import uproot
 
-from hepmlp.errors import UserError
 from hepmlp.generate.calorimeter import CalorimeterParameters, simulate_test_beam
-from hepmlp.generate.seeds import numpy_generator
+from hepmlp.generate.seeds import EVENT_NUMBER_STRIDE, job_integer, numpy_generator
 from hepmlp.outputs import atomic_outputs
 
-EVENT_NUMBER_STRIDE = 1_000_000_000
 BLOCK_SIZE = 200_000  # events simulated and written at once
-
-
-def _count(value: Any, key: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        relation = "positive" if minimum == 1 else f">= {minimum}"
-        raise UserError(f"{key}: must be a {relation} integer, got {value!r}")
-    return int(value)
 
 
 def calorimeter_blocks(
@@ -46,10 +37,10 @@ def calorimeter_blocks(
     """
     section = generate.get("calorimeter") or {}
     parameters = CalorimeterParameters.from_config(section)
-    seed = _count(generate.get("seed", 0), "generate.seed", minimum=0)
-    chunk = _count(chunk, "chunk index (--chunk)", minimum=0)
+    seed = job_integer(generate.get("seed", 0), "generate.seed", minimum=0)
+    chunk = job_integer(chunk, "chunk index (--chunk)", minimum=0)
     n_events = section.get("events", 100_000) if n_events is None else n_events
-    n_events = _count(n_events, "number of events to generate (--events / generate.calorimeter.events)", minimum=1)
+    n_events = job_integer(n_events, "number of events to generate (--events / generate.calorimeter.events)", minimum=1)
     rng = numpy_generator(seed, "calorimeter", chunk)
     for first in range(0, n_events, block_size):
         size = min(block_size, n_events - first)

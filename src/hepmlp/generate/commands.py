@@ -19,28 +19,10 @@ from hepmlp.errors import UserError
 
 
 def load_generate_section(path: str | Path) -> dict[str, Any]:
-    """The ``generate`` section of the analyst config at ``path`` (validated when hepmlp.config exists)."""
-    try:
-        from hepmlp.config import load_config
-    except ModuleNotFoundError as error:
-        if error.name != "hepmlp.config":
-            raise
-        load_config = None
-    if load_config is not None:
-        config = load_config(path)
-    else:
-        import yaml
+    """The ``generate`` section of the analyst config at ``path`` (``hepmlp.config.load_config`` validates it)."""
+    from hepmlp.config import load_config
 
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"config file {path} not found; pass an existing file with --config")
-        try:
-            config = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise UserError(f"config file {path} is not valid YAML: {' '.join(str(error).split())}") from None
-        if not isinstance(config, dict):
-            raise UserError(f"config file {path} must hold a mapping of sections at the top level")
-    section = config.get("generate") or {}
+    section = load_config(path).get("generate") or {}
     if not isinstance(section, dict):
         raise UserError(f"{path}: the generate section must be a mapping")
     return section

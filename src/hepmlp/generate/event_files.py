@@ -38,10 +38,9 @@ from hepmlp.errors import UserError
 from hepmlp.generate.detector import DetectorParameters, simulate_detector
 from hepmlp.generate.particles import ParticleBatch
 from hepmlp.generate.pythia_source import PythiaSource
-from hepmlp.generate.seeds import numpy_generator, pythia_seed
+from hepmlp.generate.seeds import EVENT_NUMBER_STRIDE, job_integer, numpy_generator, pythia_seed
 from hepmlp.outputs import atomic_outputs
 
-EVENT_NUMBER_STRIDE = 1_000_000_000  # event = chunk * stride + index: unique over chunks
 DEFAULT_BATCH_SIZE = 500
 
 
@@ -67,20 +66,13 @@ class EventsConfig:
         if not isinstance(energy, int | float) or isinstance(energy, bool) or not energy > 0:
             raise UserError(f"generate.events.energy_cm: must be a positive number of GeV, got {energy!r}")
         return cls(
-            seed=_integer(generate.get("seed", 0), "generate.seed", minimum=0),
+            seed=job_integer(generate.get("seed", 0), "generate.seed", minimum=0),
             energy_cm=float(energy),
-            events_per_chunk=_integer(events.get("events_per_chunk", 2500), "generate.events.events_per_chunk"),
-            chunks=_integer(events.get("chunks", 1), "generate.events.chunks"),
+            events_per_chunk=job_integer(events.get("events_per_chunk", 2500), "generate.events.events_per_chunk"),
+            chunks=job_integer(events.get("chunks", 1), "generate.events.chunks"),
             processes={str(name): settings for name, settings in processes.items()},
             detector=DetectorParameters.from_config(events.get("detector")),
         )
-
-
-def _integer(value: Any, key: str, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        relation = "positive" if minimum == 1 else f">= {minimum}"
-        raise UserError(f"{key}: must be a {relation} integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -102,8 +94,8 @@ def simulate_events(
         raise UserError(
             f"unknown process {process!r}: generate.events.processes defines {', '.join(config.processes)}"
         )
-    n_events = _integer(n_events, "number of events to generate (--events / generate.events.events_per_chunk)")
-    chunk = _integer(chunk, "chunk index (--chunk)", minimum=0)
+    n_events = job_integer(n_events, "number of events to generate (--events / generate.events.events_per_chunk)")
+    chunk = job_integer(chunk, "chunk index (--chunk)", minimum=0)
     source = PythiaSource(
         process,
         config.processes[process],

@@ -1,6 +1,7 @@
-"""Seeds for generation jobs, derived deterministically from the master seed.
+"""Seeds and event numbers for generation jobs, derived deterministically from the config.
 
-Every chunk of every process is an independent job.  Its seeds come from a
+Every chunk of every process is an independent job.  Its events are numbered
+``chunk * EVENT_NUMBER_STRIDE + index in the chunk`` (unique over chunks).  Its seeds come from a
 SHA-256 digest of ``"<master seed>/<stream>/<chunk>"``, where ``stream`` is
 the process name (``"hww"``, ``"ww"``, ...) or ``"calorimeter"``.  The digest
 feeds
@@ -17,11 +18,24 @@ any of the three gives unrelated ones.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 
+from hepmlp.errors import UserError
+
 #: Largest value Pythia accepts for ``Random:seed`` (its documented maximum).
 PYTHIA_SEED_MAX = 900_000_000
+#: event = chunk * EVENT_NUMBER_STRIDE + index in the chunk.
+EVENT_NUMBER_STRIDE = 1_000_000_000
+
+
+def job_integer(value: Any, key: str, *, minimum: int = 1) -> int:
+    """``value`` (a seed, chunk index or event count) as an int; ``UserError`` naming ``key`` unless >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        relation = "positive" if minimum == 1 else f">= {minimum}"
+        raise UserError(f"{key}: must be a {relation} integer, got {value!r}")
+    return int(value)
 
 
 def seed_digest(master_seed: int, stream: str, chunk: int) -> int:

@@ -20,9 +20,9 @@ def _step_size(args: argparse.Namespace) -> str | int:
     if args.step_size is not None:
         return parse_step_size(args.step_size)
     if args.config is not None:
-        from hepmlp.stages.classify import load_config_file
+        from hepmlp.config import load_config
 
-        reading = load_config_file(args.config).get("reading") or {}
+        reading = load_config(args.config).get("reading") or {}
         return parse_step_size(reading.get("step_size", DEFAULT_STEP_SIZE))
     return DEFAULT_STEP_SIZE
 

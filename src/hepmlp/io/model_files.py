@@ -56,14 +56,15 @@ def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return path / ARRAYS_FILE, path / METADATA_FILE
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types; non-finite floats become ``null``."""
+def jsonable(value: Any) -> Any:
+    """``value`` in plain JSON types (dicts, lists, NumPy scalars and arrays converted);
+    non-finite floats become ``None`` (``null``)."""
     if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
+        return [jsonable(item) for item in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (float, np.floating)):
@@ -107,7 +108,7 @@ def _network_metadata(mlp: MLP) -> tuple[dict, dict[str, np.ndarray]]:
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "architecture": _jsonable(mlp.architecture()),
+        "architecture": jsonable(mlp.architecture()),
         "layer_sizes": [int(size) for size in mlp.layer_sizes],
         "arrays": manifest(arrays),
         "versions": versions(),
@@ -130,8 +131,12 @@ def _load_network(npz_path: Path, json_path: Path, metadata: dict) -> MLP:
     _require(metadata, ("architecture", "layer_sizes", "arrays"), json_path)
     layer_sizes = metadata["layer_sizes"]
     record = metadata["arrays"]
-    if not isinstance(record, dict) or not isinstance(layer_sizes, list) or len(layer_sizes) < 2:
-        raise UserError(f"{json_path}: \"layer_sizes\" or \"arrays\" is malformed; retrain the model")
+    if (not isinstance(record, dict) or not all(isinstance(entry, dict) for entry in record.values())
+            or not isinstance(layer_sizes, list) or len(layer_sizes) < 2
+            or not all(isinstance(size, int) for size in layer_sizes)
+            or not isinstance(metadata["architecture"], dict)):
+        raise UserError(f"{json_path}: \"layer_sizes\", \"arrays\" or \"architecture\" is malformed; "
+                        "retrain the model")
     shapes = expected_array_shapes(layer_sizes)
     if set(shapes) != set(record):
         raise UserError(
@@ -198,7 +203,7 @@ def history_frame(history: Any) -> pd.DataFrame:
 def history_summary(history: Any, table: pd.DataFrame) -> dict:
     """Epochs, best epoch, stop reason, final losses and training time."""
     record = history.as_dict() if hasattr(history, "as_dict") else dict(history)
-    return _jsonable(
+    return jsonable(
         {
             "epochs": len(table),
             # History counts epochs from 0; history.csv and this summary count from 1.
@@ -242,9 +247,9 @@ def save_trained(
             "expressions": {name: info["expressions"][name] for name in features},
             "standardisation": {"mean": mean, "std": std},
             "classes": list(info.get("classes") or []),
-            "model_config": _jsonable(model_config),
+            "model_config": jsonable(model_config),
             "history": history_summary(history, table),
-            "dataset": _jsonable(
+            "dataset": jsonable(
                 {key: info[key] for key in ("split", "luminosity", "target", "truth", "raw") if key in info}
             ),
         }
@@ -303,6 +308,10 @@ def load_trained(folder: str | os.PathLike) -> TrainedModel:
     npz_path, json_path = model_paths(folder)
     metadata = _read_metadata(json_path)
     _require(metadata, ("task", "loss", "features", "expressions", "standardisation", "classes"), json_path)
+    if not (isinstance(metadata["features"], list) and isinstance(metadata["expressions"], dict)
+            and isinstance(metadata["classes"], list)):
+        raise UserError(f"{json_path}: \"features\" and \"classes\" must be lists and \"expressions\" "
+                        "a mapping; retrain the model or restore the file")
     mlp = _load_network(npz_path, json_path, metadata)
     features = list(metadata["features"])
     expressions = dict(metadata["expressions"])

@@ -29,7 +29,7 @@ from hepmlp.io.model_files import TrainedModel, load_trained
 from hepmlp.outputs import atomic_outputs
 
 OPSET = 17
-IR_VERSION = 8  # the IR of opset 17: readable by onnxruntime >= 1.11
+IR_VERSION = 8  # the IR of opset 17 (ONNX 1.12): readable by onnxruntime >= 1.12
 ACTIVATION_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "identity": "Identity"}
 OUTPUT_OPS = {**ACTIVATION_OPS, "softmax": "Softmax"}
 
@@ -42,12 +42,8 @@ def _node(op: str, inputs: list[str], output: str, **attributes) -> onnx.NodePro
 
 def build_graph(model: TrainedModel) -> onnx.ModelProto:
     """The ONNX model (opset 17) computing ``model.score`` in float32 as ``[N, n_outputs]``."""
-    architecture = model.metadata["architecture"]
-    hidden_activation = architecture.get("activation", "sigmoid")
-    output_unit = architecture.get("output", "sigmoid")
-    for name, table, role in ((hidden_activation, ACTIVATION_OPS, "activation"), (output_unit, OUTPUT_OPS, "output")):
-        if name not in table:
-            raise ValueError(f"unknown {role} {name!r}; valid: {', '.join(table)}")
+    # the MLP checked both names when load_trained built it
+    hidden_activation, output_unit = model.mlp.activation, model.mlp.output
     arrays = model.mlp.to_arrays()
     n_layers = len(model.mlp.layer_sizes) - 1
     initializers = [

@@ -221,7 +221,9 @@ def apply_models(
             if raw_rows is not None and not raw_rows.exhausted():
                 raise RuntimeError("the input branches have more entries than the feature expressions")
             if out_tree is None:
-                _empty_tree(root_file, output_tree, files[0], tree, raw_branches, flat_scores)
+                score_types = {branch: model.mlp.dtype
+                               for (_, model), names in zip(models, score_names) for branch in names}
+                _empty_tree(root_file, output_tree, files[0], tree, raw_branches, score_types)
     if progress:
         seconds = time.perf_counter() - started
         note = "" if has_event else f"; tree {tree} has no '{EVENT_BRANCH}' branch, so '{EVENT_BRANCH}' is the entry number"
@@ -230,11 +232,15 @@ def apply_models(
     return written
 
 
-def _empty_tree(root_file, output_tree: str, path: str, tree: str, raw_branches: list[str], scores) -> None:
-    """The output tree with its branches and no entries, for an input chain without entries."""
+def _empty_tree(root_file, output_tree: str, path: str, tree: str, raw_branches: list[str],
+                score_types: dict[str, np.dtype]) -> None:
+    """The output tree with its branches and no entries, for an input chain without entries.
+
+    Score branches get the model's dtype, as in a non-empty output.
+    """
     with uproot.open(path) as handle:
         empty = handle[tree].arrays(filter_name=lambda name: name in raw_branches, entry_stop=0)
     types: dict = {EVENT_BRANCH: np.int64}
-    types.update({branch: np.float64 for branch in scores})
+    types.update(score_types)
     types.update({branch: _branch_type(_as_column(empty[branch])) for branch in raw_branches})
     root_file.mktree(output_tree, types)

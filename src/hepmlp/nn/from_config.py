@@ -9,7 +9,9 @@ A model entry (``classification.models.<name>`` or ``regression.models.<name>``)
     training: {epochs: 40, batch_size: 256, tol: 1.0e-7, patience: 8, seed: 1, dtype: float64}
 
 The schema fills every optimizer and schedule option with a default, so only
-the options the chosen optimizer / schedule takes are passed on.
+the options the chosen optimizer / schedule takes are passed on.  A value the
+schema lets through but the optimizer or schedule refuses (momentum 1, newton
+with mini-batches) is a ``UserError`` naming the config key.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from hepmlp.optim.optimizers import OPTIMIZER_OPTIONS
-from hepmlp.optim.schedules import SCHEDULE_OPTIONS
+from hepmlp.errors import UserError
+from hepmlp.optim.optimizers import OPTIMIZER_OPTIONS, make_optimizer
+from hepmlp.optim.schedules import SCHEDULE_OPTIONS, make_schedule
 
 from .network import MLP
 from .training import History, fit
@@ -75,9 +78,20 @@ def fit_from_config(model: MLP, model_config: dict[str, Any], X: np.ndarray, y: 
 
     training = dict(model_config.get("training") or {})
     _check_keys(training, TRAINING_KEYS, "the model's training section")
+    batch_size = training.get("batch_size", 256)
+    if name == "newton" and batch_size is not None:
+        raise UserError(f"optimizer 'newton' uses the full batch (exact Hessian), but the model's "
+                        f"training.batch_size is {batch_size}; set training.batch_size: null")
+    try:   # the values themselves, before any training starts
+        make_optimizer(name, **{key: value for key, value in optimizer_options.items()
+                                if key != "max_params"})
+        make_schedule(schedule_name, learning_rate, **schedule)
+    except ValueError as error:
+        raise UserError(f"the model's optimizer/schedule settings are invalid: {error}; "
+                        "fix them in the model entry of the config") from None
     return fit(model, X, y, weights, loss=loss, optimizer=name, learning_rate=learning_rate,
                schedule=schedule_name, schedule_options=schedule,
-               epochs=training.get("epochs", 50), batch_size=training.get("batch_size", 256),
+               epochs=training.get("epochs", 50), batch_size=batch_size,
                tol=training.get("tol"), validation=validation,
                patience=training.get("patience"), seed=training.get("seed", 0),
                progress=progress, optimizer_options=optimizer_options)

@@ -77,7 +77,7 @@ def hessian_vector_products(model: MLP, X: np.ndarray, target: np.ndarray, scale
     as in ``MLP._loss_and_gradient``.
     """
     m = directions.shape[0]
-    direction_weights, direction_biases = _split(model, directions)
+    direction_weights, direction_biases = model._layer_views(directions)
     # forward pass and its R{·}
     ys, zs, rys, rzs = [X], [], [None], []
     for layer, (W, b, unit) in enumerate(zip(model.weights, model.biases, model.units)):
@@ -97,7 +97,7 @@ def hessian_vector_products(model: MLP, X: np.ndarray, target: np.ndarray, scale
     r_delta = loss_function.curvature(zs[-1], output, target, scale, rzs[-1])
     # backward pass and its R{·}
     products = np.empty((m, model.n_params))
-    product_weights, product_biases = _split(model, products)
+    product_weights, product_biases = model._layer_views(products)
     for layer in range(len(model.weights) - 1, -1, -1):
         W = model.weights[layer]
         r_gradient_w = np.matmul(ys[layer].T, r_delta)
@@ -115,15 +115,3 @@ def hessian_vector_products(model: MLP, X: np.ndarray, target: np.ndarray, scale
         r_delta = r_g * slope + (g * SECOND_DERIVATIVES[unit](z, y_prev)) * rzs[layer - 1]
         delta = g * slope
     return products
-
-
-def _split(model: MLP, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Views (m, s_l, s_{l+1}) and (m, s_{l+1}) of a block of flat vectors (m, n_params)."""
-    m = flat.shape[0]
-    weights, biases, offset = [], [], 0
-    for a, b in zip(model.layer_sizes[:-1], model.layer_sizes[1:]):
-        weights.append(flat[:, offset:offset + a * b].reshape(m, a, b))
-        offset += a * b
-        biases.append(flat[:, offset:offset + b])
-        offset += b
-    return weights, biases

@@ -100,11 +100,13 @@ class MLP:
         return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
 
     def _layer_views(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Views W_l (..., s_l, s_{l+1}) and b_l (..., s_{l+1}) into flat (..., n_params)."""
+        leading = flat.shape[:-1]
         weights, biases, offset = [], [], 0
         for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
-            weights.append(flat[offset:offset + a * b].reshape(a, b))
+            weights.append(flat[..., offset:offset + a * b].reshape(*leading, a, b))
             offset += a * b
-            biases.append(flat[offset:offset + b])
+            biases.append(flat[..., offset:offset + b])
             offset += b
         return weights, biases
 

@@ -15,10 +15,11 @@ Stopping, checked after each epoch k:
 A NaN or infinite loss stops training with a ``UserError`` suggesting a
 smaller learning rate.
 
-L_k (``train_loss``) is the mean of the mini-batch losses seen during epoch k
-(each taken where the optimizer evaluated the gradient, e.g. Nesterov's
-look-ahead point; for full batch: the loss at the start of the step), as in
-scikit-learn; the validation loss is computed on the weights after the epoch.
+L_k (``train_loss``) is the event-weighted mean Σ_b n_b L_b / n of the
+mini-batch losses seen during epoch k (one batch for full batch), each taken
+where the optimizer evaluated the gradient: the parameters at the start of the
+step, or Nesterov's look-ahead point; as in scikit-learn.  The validation loss
+is computed on the weights after the epoch.
 """
 
 from __future__ import annotations
@@ -82,21 +83,30 @@ def _make_optimizer(name: str, options: dict | None):
     return make_optimizer(name, **options), max_params
 
 
-def _check_finite_inputs(X: np.ndarray, target: np.ndarray, w: np.ndarray | None) -> None:
+def _check_inputs(X: np.ndarray, target: np.ndarray, w: np.ndarray | None, *, role: str) -> None:
+    """UserError for NaN/inf values or a non-positive weight sum in the ``role`` set."""
     for name, values in (("features X", X), ("targets y", target), ("weights", w)):
         if values is not None and not np.all(np.isfinite(values)):
-            raise UserError(f"the training {name} contain NaN or infinite values; "
+            raise UserError(f"the {role} {name} contain NaN or infinite values; "
                             f"fix or remove those events before training")
+    if w is not None and w.size and not w.sum() > 0:
+        raise UserError(f"the {role} event weights sum to {w.sum():g}; the weighted mean loss "
+                        f"needs a positive sum of weights (check the negative-weight policy)")
 
 
 def _split_validation(validation, model: MLP):
+    """(X_val, targets (n, k), w_val or None), checked, in the model dtype."""
     if validation is None:
         return None
     if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
         raise ValueError("validation must be (X_val, y_val) or (X_val, y_val, w_val)")
     X_val, y_val, *rest = validation
-    w_val = rest[0] if rest else None
-    return model._as_input(X_val), y_val, w_val
+    X_val, target_val = model._as_input(X_val), model._as_target(y_val)
+    w_val = None if not rest or rest[0] is None else np.asarray(rest[0], np.float64).reshape(-1)
+    if target_val.shape[0] != X_val.shape[0] or (w_val is not None and w_val.shape[0] != X_val.shape[0]):
+        raise ValueError("X_val, y_val and w_val need the same number of events")
+    _check_inputs(X_val, target_val, w_val, role="validation")
+    return X_val, target_val, w_val
 
 
 def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
@@ -136,7 +146,7 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
     w = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     if w is not None and w.shape[0] != n:
         raise ValueError(f"X has {n} events but weights has {w.shape[0]}")
-    _check_finite_inputs(X, target, w)
+    _check_inputs(X, target, w, role="training")
     loss_function = resolve_loss(loss, model.output)
     validation = _split_validation(validation, model)
     rng = np.random.default_rng(seed)
@@ -144,11 +154,12 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
     history = History()
     best_loss, best_params, stale = math.inf, None, 0
     shuffled = relative_weights = None   # buffers for the per-epoch reordering, made once
+    scale = None                         # c_i = w_i / Σ w of the full batch, made once
 
-    def check_finite(value: float, epoch: int, rate: float) -> None:
+    def check_finite(value: float, epoch: int, rate: float, role: str = "training") -> None:
         if not math.isfinite(value):
             raise UserError(
-                f"the training loss became {value} in epoch {epoch + 1} ({optimizer}, learning "
+                f"the {role} loss became {value} in epoch {epoch + 1} ({optimizer}, learning "
                 f"rate {rate:.3g}): the steps are too large; use a smaller learning_rate "
                 f"(e.g. {rate / 10:.3g}) or a decaying schedule"
             )
@@ -159,7 +170,8 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
             started = time.perf_counter()
             rate = float(step_size(epoch))
             if batch_size is None:
-                scale = event_scale(w, n, model.dtype)
+                if scale is None:
+                    scale = event_scale(w, n, model.dtype)
                 value = _full_batch_step(model, step_object, parameters, X, target, w, scale,
                                          loss, loss_function, rate, max_params)
             else:
@@ -174,7 +186,7 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
             check_finite(value, epoch, rate)
             validation_loss = None if validation is None else model.loss(*validation[:2], loss, validation[2])
             if validation_loss is not None:
-                check_finite(validation_loss, epoch, rate)
+                check_finite(validation_loss, epoch, rate, "validation")
             seconds = time.perf_counter() - started
             history.train_loss.append(value)
             history.validation_loss.append(validation_loss)
@@ -210,11 +222,8 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
 
 
 def _relative_weights(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """w_i / w̄ as a column (n, 1) in the model dtype."""
-    mean = float(w.mean())
-    if not mean > 0:
-        raise ValueError(f"the event weights must have a positive sum, got mean {mean:g}")
-    return (w / mean).astype(dtype).reshape(-1, 1)
+    """w_i / w̄ as a column (n, 1) in the model dtype (``fit`` checked that Σ w > 0)."""
+    return (w / float(w.mean())).astype(dtype).reshape(-1, 1)
 
 
 def _full_batch_step(model, step_object, parameters, X, target, w, scale, loss, loss_function,

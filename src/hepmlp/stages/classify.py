@@ -113,23 +113,10 @@ def train_classifier(
     return outdir
 
 
-def load_config_file(path: str | os.PathLike) -> dict:
-    """The validated analyst config (``hepmlp.config.load_config``; plain YAML until that exists)."""
-    try:
-        from hepmlp.config import load_config
-    except ModuleNotFoundError as error:
-        if error.name != "hepmlp.config":
-            raise
-        import yaml
-
-        if not Path(path).is_file():
-            raise UserError(f"config file {path} does not exist") from None
-        return yaml.safe_load(Path(path).read_text()) or {}
-    return load_config(path)
-
-
 def run(args: argparse.Namespace) -> None:
-    train_classifier(load_config_file(args.config), args.model, args.dataset, args.outdir, progress=True)
+    from hepmlp.config import load_config
+
+    train_classifier(load_config(args.config), args.model, args.dataset, args.outdir, progress=True)
 
 
 def register(subparsers) -> None:

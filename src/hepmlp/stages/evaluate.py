@@ -16,17 +16,12 @@ Only command-line wiring lives here; the work is in ``hepmlp.evaluate``:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from hepmlp.errors import UserError
 
 
 def load_config_file(path: str) -> dict:
-    """The validated analyst config (``hepmlp.config.load_config``)."""
+    """The validated analyst config (``hepmlp.config.load_config``; a missing file is a ``UserError``)."""
     from hepmlp.config import load_config
 
-    if not Path(path).is_file():
-        raise UserError(f"config file {path} does not exist; pass the path of your config.yaml")
     return load_config(path)
 
 

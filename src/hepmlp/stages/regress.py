@@ -265,20 +265,10 @@ def calibrate_all(trained, info: dict, model_config: dict, train: RegressionSpli
     }
 
 
-def _json_value(value):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    return value
-
-
 def run_evaluate(args: argparse.Namespace) -> None:
     from hepmlp.config import load_config
     from hepmlp.evaluate import plots_regression, regression_metrics  # matplotlib, scipy: only here
-    from hepmlp.io.model_files import load_trained
+    from hepmlp.io.model_files import jsonable, load_trained
 
     config = load_config(args.config)
     plot_config = config.get("plots", {})
@@ -293,6 +283,12 @@ def run_evaluate(args: argparse.Namespace) -> None:
                         f"{info['features']}; retrain the model on this dataset")
     train = read_regression_split(args.dataset, "train", info)
     test = read_regression_split(args.dataset, "test", info)
+    if not np.all(test.truth > 0):
+        raise UserError(
+            f"{Path(args.dataset) / 'test.parquet'}: column 'truth' has {np.count_nonzero(test.truth <= 0)} "
+            f"value(s) <= 0, but the response E_calib/E_true needs positive true energies; check "
+            f"regression.truth ({info.get('truth')!r})"
+        )
     print(f"evaluate-regressor: {len(test.target)} test events", file=sys.stderr)
     results = calibrate_all(trained, info, trained.metadata.get("model_config") or {}, train, test)
     metrics, bins_by_method, fits = regression_metrics.calibration_metrics(test.truth, results["energies"], test.weight)
@@ -310,7 +306,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
             **{f"linear_weight_{name}": weight for name, weight in results["linear_weights"].items()},
         }
     )
-    metrics = {key: _json_value(value) for key, value in metrics.items()}
+    metrics = jsonable(metrics)
 
     with atomic_outputs(model_dir / "metrics.json", model_dir / "response_bins.csv", model_dir / "plots") as (
         metrics_path, table_path, plot_dir,
