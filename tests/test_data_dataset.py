@@ -522,7 +522,8 @@ def test_regression_dataset(calorimeter, tmp_path, target):
 def test_regression_dead_events_are_a_nonfinite_error(calorimeter, tmp_path):
     config = regression_config(calorimeter)
     config["regression"]["samples"]["pions"]["selection"] = None
-    with pytest.raises(UserError, match=r"sample 'pions': the target \(E_true / E_raw\) is NaN or infinite in \d+ of 3000"):
+    message = r"sample 'pions': the target \(E_true / E_raw\) is NaN or infinite in \d+ of 3000"
+    with pytest.raises(UserError, match=message):
         build_regression_dataset(config, tmp_path / "dataset")
 
 

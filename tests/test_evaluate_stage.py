@@ -266,3 +266,19 @@ def test_plot_inputs_draws_the_classification_dataset(binary_setup, tmp_path):
     with pytest.raises(UserError, match="regression dataset without classes"):
         plot_inputs(PNG_ONLY, regression, tmp_path / "nothing", progress=False)
     assert not (tmp_path / "nothing").exists()
+
+
+def test_yield_scale_when_negative_weights_were_dropped_in_training():
+    from hepmlp.evaluate.classifier_report import yield_scale
+
+    def frame(weights):
+        return pd.DataFrame({"sample": ["ttbar"] * len(weights), "weight": np.asarray(weights, dtype=float)})
+
+    # 16 selected events, 4 in the test split (one negative); 4 negative ones were dropped from train/validation
+    frames = {"train": frame([1.0] * 6), "validation": frame([1.0] * 2), "test": frame([1.0, 1.0, 1.0, -1.0])}
+    np.testing.assert_allclose(yield_scale(frames), 10.0 / 2.0)  # sum of all weights / sum of test weights
+    info = {"weights": {"negative": "drop_in_training"},
+            "samples": {"ttbar": {"n_selected": 16, "n_dropped_nonfinite": 0}}}
+    # the train and validation sums miss the dropped events: the event counts give the scale instead
+    np.testing.assert_allclose(yield_scale(frames, info), 16.0 / 4.0)
+    np.testing.assert_allclose(yield_scale(frames, {**info, "weights": {"negative": "keep"}}), 5.0)

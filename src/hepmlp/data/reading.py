@@ -95,12 +95,16 @@ def _close_matches(name: str, names: Sequence[str]) -> list[str]:
     return [by_lower[match] for match in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)]
 
 
+class TreeNotFound(UserError):
+    """The file has no object of that name, or it is not a TTree (``open_tree``)."""
+
+
 def open_tree(path: str, tree: str):
     """Open ``path`` and return ``(file, ttree)``; the caller closes the file.
 
     Raises ``UserError`` for a missing, non-ROOT, corrupt or truncated file,
-    and for a tree that is missing (with close matches and the file's keys)
-    or is not a TTree.
+    and its subclass ``TreeNotFound`` for a tree that is missing (with close
+    matches and the file's keys) or is not a TTree.
     """
     try:
         file = uproot.open(path)
@@ -116,7 +120,7 @@ def open_tree(path: str, tree: str):
         if tree not in file:
             close = _close_matches(tree, keys)
             hint = f" (did you mean {_quoted(close)}?)" if close else ""
-            raise UserError(
+            raise TreeNotFound(
                 f"file {path} has no tree {tree!r}{hint}; keys in the file: {_listing(keys)}; "
                 "set the sample's 'tree' to one of them"
             )
@@ -132,7 +136,7 @@ def open_tree(path: str, tree: str):
     if not isinstance(ttree, uproot.TTree):
         file.close()
         kind = getattr(ttree, "classname", type(ttree).__name__)
-        raise UserError(f"{tree!r} in {path} is a {kind}, not a TTree; point the sample at a TTree")
+        raise TreeNotFound(f"{tree!r} in {path} is a {kind}, not a TTree; point the sample at a TTree")
     return file, ttree
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hepmlp.data.reading import open_tree
+from hepmlp.data.reading import TreeNotFound, open_tree
 from hepmlp.data.split import TEST
 from hepmlp.errors import UserError
 
@@ -73,10 +73,8 @@ def _open_runs(path: str, tree: str):
     """``(file, Runs tree)``, or ``(None, None)`` when the file has no such tree."""
     try:
         return open_tree(path, tree)
-    except UserError as error:
-        if f"has no tree {tree!r}" in str(error) or "not a TTree" in str(error):
-            return None, None
-        raise
+    except TreeNotFound:
+        return None, None
 
 
 @dataclass(frozen=True)

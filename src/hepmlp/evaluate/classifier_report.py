@@ -70,22 +70,35 @@ def plot_settings(config: dict) -> tuple[tuple[str, ...], int]:
     return tuple(plots.get("formats") or ("png", "pdf")), int(plots.get("bins") or 40)
 
 
-def yield_scale(frames: dict[str, pd.DataFrame]) -> np.ndarray:
+def yield_scale(frames: dict[str, pd.DataFrame], info: dict | None = None) -> np.ndarray:
     """Per-test-event factor that turns test-set weights into full-luminosity yields.
 
     Each sample's test weights are scaled by Σ_{all splits} w / Σ_{test} w of
     that sample, i.e. the test set stands for the whole sample (the
     ``weight`` column is normalised over all splits together).
+
+    With ``weights.negative: drop_in_training`` (in the dataset ``info``) the
+    train and validation splits lack their negative-weight events, so their
+    weights no longer add up to the sample's yield; the factor is then the
+    event-count ratio N_sample / N_test (N_sample = selected events kept
+    after the NaN/inf policy, from ``info["samples"]``), which the split
+    makes an unbiased estimate.
     """
     test = frames["test"]
     scale = np.ones(len(test))
     if "sample" not in test.columns:
         return scale
+    samples = (info or {}).get("samples") or {}
+    by_count = ((info or {}).get("weights") or {}).get("negative") == "drop_in_training"
     totals = pd.concat([frame.groupby("sample")[WEIGHT_COLUMN].sum() for frame in frames.values()], axis=1).sum(axis=1)
     test_sums = test.groupby("sample")[WEIGHT_COLUMN].sum()
     for sample, test_sum in test_sums.items():
-        if test_sum != 0:
-            scale[(test["sample"] == sample).to_numpy()] = totals[sample] / test_sum
+        rows = (test["sample"] == sample).to_numpy()
+        if by_count and "n_selected" in samples.get(sample, {}):
+            entry = samples[sample]
+            scale[rows] = (entry["n_selected"] - entry.get("n_dropped_nonfinite", 0)) / np.count_nonzero(rows)
+        elif test_sum != 0:
+            scale[rows] = totals[sample] / test_sum
     return scale
 
 
@@ -151,10 +164,10 @@ def check_classes_present(scored: dict[str, ScoredSplit], n_classes: int, datase
             )
 
 
-def score_metrics(classes: Sequence[str], frames, scored) -> tuple[dict, ClassifierDetails]:
-    """The score-based metrics (no training keys) and the curves behind them."""
+def score_metrics(classes: Sequence[str], frames, scored, info: dict | None = None) -> tuple[dict, ClassifierDetails]:
+    """The score-based metrics (no training keys) and the curves behind them; ``info``: dataset.json."""
     classes = list(classes)
-    scale = yield_scale(frames)
+    scale = yield_scale(frames, info)
     if len(classes) == 2:
         return binary_metrics(scored["train"], scored["test"], yield_scale=scale, cuts=SIGNIFICANCE_CUTS)
     return multiclass_metrics(scored["train"], scored["test"], classes, yield_scale=scale, cuts=SIGNIFICANCE_CUTS)
@@ -162,7 +175,7 @@ def score_metrics(classes: Sequence[str], frames, scored) -> tuple[dict, Classif
 
 def compute_metrics(model, info: dict, frames, scored) -> tuple[dict, ClassifierDetails]:
     """The flat metrics dict of a hepmlp model and the curves behind it (see ``classifier_metrics``)."""
-    values, details = score_metrics(info["classes"], frames, scored)
+    values, details = score_metrics(info["classes"], frames, scored, info)
     values.update(training_metrics(model.history, model.mlp.n_params))
     return values, details
 

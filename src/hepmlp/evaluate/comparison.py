@@ -156,7 +156,7 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
         result = train_baseline(name, train_data, validation_data, hidden=hidden, activation=activation, seed=seed)
         scored = score_frames(_standardised_scorer(result.score, info), info["features"], frames,
                               n_outputs=1 if len(classes) == 2 else len(classes))
-        values, details = score_metrics(classes, frames, scored)
+        values, details = score_metrics(classes, frames, scored, info)
         values.update({"epochs": result.epochs, "train_seconds": result.seconds,
                        "final_train_loss": result.final_train_loss, "final_validation_loss": None,
                        "n_params": result.n_params})
