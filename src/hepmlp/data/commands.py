@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 TASKS = ("classification", "regression")
 
@@ -43,4 +44,4 @@ def run(args: argparse.Namespace) -> None:
     info = build(config, args.outdir)
     counts = info["split"]["counts"]
     summary = ", ".join(f"{split} {counts[split]}" for split in ("train", "validation", "test"))
-    print(f"dataset: wrote {args.outdir} ({summary} events)", flush=True)
+    print(f"dataset: wrote {args.outdir} ({summary} events)", file=sys.stderr, flush=True)
