@@ -27,7 +27,7 @@ validate(config, "../schemas/config.schema.yaml")
 # The rules call the `hepmlp` and `snakemake` commands of the environment that
 # runs Snakemake, also when it was started as .venv/bin/snakemake without
 # activating the virtualenv.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+os.environ.update(PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 
 # The validated config, with every default filled in, is what the stages read
 # (each rule's shell passes it as --config results/config.yaml; the rule's
