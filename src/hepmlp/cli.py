@@ -2,8 +2,8 @@
 
 Each stage lives in its own module, which provides ``register(subparsers)``
 that adds its sub-command(s) and sets ``func`` on the parser.  This file only
-collects them and turns a ``UserError`` into a one-line message and exit
-status 1.
+collects them, sets up the process (``hepmlp.allocator``) and turns a
+``UserError`` into a one-line message and exit status 1.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from hepmlp import __version__
+from hepmlp.allocator import keep_freed_memory
 from hepmlp.errors import UserError
 
 # Sub-command -> the module that adds it.  Only the module of the command
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
+    keep_freed_memory()
     try:
         args.func(args)
     except UserError as error:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +78,12 @@ def build_dataset(spec: DatasetSpec, outdir: str | os.PathLike) -> dict:
 # --- weights, split, standardisation -----------------------------------------
 
 
-def _weigh_and_split(spec: DatasetSpec, sample: SampleData) -> None:
-    """Add ``split``, ``weight`` (physical), ``training_weight`` and ``label`` to each chunk."""
+def _weigh_and_split(spec: DatasetSpec, sample: SampleData, executor: ThreadPoolExecutor | None = None) -> None:
+    """Add ``split``, ``weight`` (physical), ``training_weight`` and ``label`` to each chunk.
+
+    The chunks are independent once the split codes are drawn for the whole
+    sample: with an ``executor`` they are done in parallel on it.
+    """
     name = sample.spec.name
     label = spec.classes.index(sample.spec.class_name) if spec.classes is not None else None
     if spec.task == "classification":
@@ -94,19 +99,20 @@ def _weigh_and_split(spec: DatasetSpec, sample: SampleData) -> None:
         norm = None
     events = sample.column("event") if sample.has_event_branch else None
     codes = assign_splits(spec.split, n_events=sample.n_events, event_numbers=events, stream=name)
-    start = 0
-    chunks = []
-    for chunk in sample.chunks:
-        stop = start + len(chunk["weight"])
-        chunk["split"] = codes[start:stop]
+    bounds = np.cumsum([0] + [len(chunk["weight"]) for chunk in sample.chunks])
+
+    def weigh_and_split_chunk(index: int) -> dict[str, np.ndarray]:
+        chunk = sample.chunks[index]
+        chunk["split"] = codes[bounds[index] : bounds[index + 1]]
         if norm is not None:
             chunk["weight"] = chunk["weight"] * norm.factor
-            chunk["label"] = np.full(stop - start, label, dtype=np.int64)
+            chunk["label"] = np.full(len(chunk["split"]), label, dtype=np.int64)
         training_weight, keep = negative_weight_policy(chunk["weight"], chunk["split"], spec.weights["negative"])
         chunk["training_weight"] = training_weight
-        chunks.append(_order_by_split(chunk, keep))
-        start = stop
-    sample.chunks = chunks
+        return _order_by_split(chunk, keep)
+
+    indices = range(len(sample.chunks))
+    sample.chunks = list(executor.map(weigh_and_split_chunk, indices) if executor else map(weigh_and_split_chunk, indices))
     sample.info = {
         "class": sample.spec.class_name,
         "files": sample.paths,

@@ -30,12 +30,17 @@ from hepmlp.data.read_settings import (  # re-exported: other stages import them
     Progress,
     default_threads,
     step_size_bytes,
-    uproot_executor,
+    use_isal_for_zlib,
+    worker_pool,
 )
 from hepmlp.errors import UserError
 
 MAX_LISTED_NAMES = 40
 GLOB_CHARACTERS = "*?["
+EVALUATION_BLOCK = 131_072
+"""Events per evaluation task: a chunk is evaluated in blocks of at most this
+many events (and in at least one block per pool thread), in parallel on the
+worker pool; each block's temporaries are a few MB."""
 
 
 def expand_files(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
@@ -193,9 +198,12 @@ class ExpressionReader:
     """Iterate over chunks of a tree chain, yielding evaluated expressions.
 
     Iterating reads the branches in a background thread (``prefetch``, the
-    default): uproot decompresses chunk k+1 while chunk k is evaluated.  The
-    two halves are also available separately: ``read_chunks`` (uproot, any
-    thread) and ``evaluate`` (expressions and selection, on the caller's
+    default): uproot decompresses chunk k+1 while chunk k is evaluated.  Both
+    run on one pool of ``threads`` worker threads: uproot's baskets, and the
+    evaluation in blocks of events (``EVALUATION_BLOCK``).  Each block of
+    events is yielded as a chunk of its own.  The two halves are also
+    available separately: ``read_chunks`` (uproot, any thread) and
+    ``evaluate`` (expressions and selection, driven from the caller's
     thread).  After (or during) iteration, ``n_read`` counts the entries read
     and ``n_selected`` those that passed ``selection``; ``paths`` lists the
     files.
@@ -234,14 +242,15 @@ class ExpressionReader:
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         with contextlib.ExitStack() as stack:
-            executor = stack.enter_context(uproot_executor(self.threads))
+            executor = stack.enter_context(worker_pool(self.threads))
             raw_chunks = self.read_chunks(executor=executor)
             if self.prefetch:
                 raw_chunks = stack.enter_context(Prefetcher(raw_chunks, name=f"hepmlp-read-{self.tree}"))
-            yield from self.evaluate(raw_chunks)
+            yield from self.evaluate(raw_chunks, executor=executor)
 
     def read_chunks(self, *, executor: ThreadPoolExecutor | None = None) -> Iterator[RawChunk]:
         """The needed branches of every file, ``step_size`` bytes at a time (no evaluation)."""
+        use_isal_for_zlib()
         entry_offset = 0
         for path in self.paths:
             file, ttree = open_tree(path, self.tree)
@@ -251,23 +260,32 @@ class ExpressionReader:
                     yield RawChunk(path, arrays, n_entries, entry_offset + first_entry)
                 entry_offset += ttree.num_entries
 
-    def evaluate(self, raw_chunks: Iterable[RawChunk]) -> Iterator[dict[str, np.ndarray]]:
-        """Evaluate and select each raw chunk; yield the chunks that keep events.
+    def evaluate(
+        self, raw_chunks: Iterable[RawChunk], *, executor: ThreadPoolExecutor | None = None
+    ) -> Iterator[dict[str, np.ndarray]]:
+        """Evaluate and select each raw chunk; yield, per block of events, the ones that keep events.
 
-        Counts ``n_read``/``n_selected``, prints progress, and raises the
-        "no events" ``UserError`` for an empty chain (unless ``allow_empty``).
+        With an ``executor``, the blocks of a chunk are evaluated in parallel
+        on it.  Counts ``n_read``/``n_selected``, prints progress, and raises
+        the "no events" ``UserError`` for an empty chain (unless ``allow_empty``).
         """
         progress = None
         if self.progress:
             progress = Progress(self.tree if self.progress is True else str(self.progress))
         for raw in raw_chunks:
             self.n_read += raw.n_entries
-            chunk = self._evaluate_chunk(raw)
+            blocks = _blocks(raw.n_entries, 1 if executor is None else self.threads)
+            if executor is None or len(blocks) == 1:
+                results = [self._evaluate_block(raw, *block) for block in blocks]
+            else:
+                results = list(executor.map(lambda block: self._evaluate_block(raw, *block), blocks))
             del raw  # free the branches before the next chunk is evaluated
             if progress:
                 progress.update(self.n_read)
-            if chunk is not None:
-                yield chunk
+            for chunk, n_kept in results:
+                self.n_selected += n_kept
+                if n_kept:
+                    yield chunk
         if progress:
             progress.update(self.n_read, final=True)
         if self.n_read == 0 and not self.allow_empty:
@@ -276,18 +294,22 @@ class ExpressionReader:
                 "fill the files or point the sample at files with events"
             )
 
-    def _evaluate_chunk(self, raw: RawChunk) -> dict[str, np.ndarray] | None:
-        """The expressions on the selected events of one chunk (None when none is selected)."""
-        chunk = evaluate_all(self._evaluated, raw.arrays, n_events=raw.n_entries)
+    def _evaluate_block(self, raw: RawChunk, start: int, stop: int) -> tuple[dict[str, np.ndarray], int]:
+        """The expressions on the selected events of entries ``[start, stop)`` of a chunk, and their number.
+
+        Runs on any thread; it changes nothing but its result.
+        """
+        arrays = raw.arrays
+        if (start, stop) != (0, raw.n_entries):
+            arrays = {name: array[start:stop] for name, array in arrays.items()}
+        chunk = evaluate_all(self._evaluated, arrays, n_events=stop - start)
         selected = chunk.pop(_SELECTION) != 0 if _SELECTION in chunk else None
         if self.entry_column is not None:
-            chunk[self.entry_column] = np.arange(raw.first_entry, raw.first_entry + raw.n_entries, dtype=np.int64)
-        n_kept = raw.n_entries
-        if selected is not None:
-            chunk = {name: values[selected] for name, values in chunk.items()}
-            n_kept = int(np.count_nonzero(selected))
-        self.n_selected += n_kept
-        return chunk if n_kept else None
+            first = raw.first_entry + start
+            chunk[self.entry_column] = np.arange(first, first + stop - start, dtype=np.int64)
+        if selected is None:
+            return chunk, stop - start
+        return {name: values[selected] for name, values in chunk.items()}, int(np.count_nonzero(selected))
 
     def _uproot_chunks(self, path: str, ttree, executor) -> Iterator[tuple[dict, int, int]]:
         """``(branch arrays, n_entries, first entry in the file)`` for each non-empty chunk of one file."""
@@ -318,6 +340,17 @@ class ExpressionReader:
 
 
 _SELECTION = object()
+
+
+def _blocks(n_entries: int, threads: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of equal blocks covering ``n_entries``: at most ``EVALUATION_BLOCK`` events each.
+
+    At least ``threads`` blocks (so that every thread has one), unless a
+    block would then hold fewer than ``EVALUATION_BLOCK // 4`` events.
+    """
+    n_blocks = max(-(-n_entries // EVALUATION_BLOCK), min(threads, n_entries // (EVALUATION_BLOCK // 4)), 1)
+    bounds = np.linspace(0, n_entries, n_blocks + 1).round().astype(int)
+    return [(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
 
 
 def _smallest_branch(ttree) -> str:

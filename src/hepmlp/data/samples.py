@@ -17,6 +17,7 @@ import contextlib
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +31,7 @@ from hepmlp.data.reading import (
     default_threads,
     expand_files,
     open_tree,
-    uproot_executor,
+    worker_pool,
 )
 from hepmlp.data.weights import GeneratorInfo, normalisation, read_generator_info
 from hepmlp.errors import UserError
@@ -68,13 +69,17 @@ class SampleData:
 _END_OF_SAMPLE = object()
 
 
-def read_samples(spec: DatasetSpec, *, then: Callable[[SampleData], None] | None = None) -> list[SampleData]:
+def read_samples(
+    spec: DatasetSpec, *, then: Callable[[SampleData, ThreadPoolExecutor | None], None] | None = None
+) -> list[SampleData]:
     """Read every sample in config order, with one background reader for all of them.
 
     A worker thread prepares each sample (files, ``Runs`` tree) and reads its
-    raw chunks with uproot, one chunk ahead of the evaluation on this thread,
-    also across sample boundaries.  ``then(sample)`` (weighting and splitting)
-    runs on each sample as soon as it is read, while the next one is read.
+    raw chunks with uproot, one chunk ahead of the evaluation, also across
+    sample boundaries; uproot and the evaluation share one pool of worker
+    threads (``hepmlp.data.read_settings.worker_pool``).
+    ``then(sample, pool)`` (weighting and splitting) runs on each sample as
+    soon as it is read, while the next one is read, and may use the pool too.
     Errors surface in the same order as when reading all samples first and
     calling ``then`` afterwards: a ``UserError`` from ``then`` waits until
     every sample is read (and ``then`` is not called again).
@@ -82,15 +87,15 @@ def read_samples(spec: DatasetSpec, *, then: Callable[[SampleData], None] | None
     samples: list[SampleData] = []
     then_error: UserError | None = None
     with contextlib.ExitStack() as stack:
-        executor = stack.enter_context(uproot_executor(default_threads()))
+        executor = stack.enter_context(worker_pool(default_threads()))
         stream = stack.enter_context(
             Prefetcher(_raw_stream(spec, executor), light=_is_light, name="hepmlp-dataset-read")
         )
         for sample in spec.samples:
-            samples.append(read_sample(spec, sample, stream))
+            samples.append(read_sample(spec, sample, stream, executor=executor))
             if then is not None and then_error is None:
                 try:
-                    then(samples[-1])
+                    then(samples[-1], executor)
                 except UserError as error:
                     then_error = error
     if then_error is not None:
@@ -112,14 +117,17 @@ def _raw_stream(spec: DatasetSpec, executor) -> Iterator:
         yield _END_OF_SAMPLE
 
 
-def read_sample(spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None = None) -> SampleData:
+def read_sample(
+    spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None = None, *, executor=None
+) -> SampleData:
     """Read, select and check the events of one sample; errors name the sample.
 
     ``stream`` is ``read_samples``' shared background reader, positioned at
-    this sample; without it the sample is read on its own.
+    this sample, and ``executor`` its worker pool; without them the sample
+    is read on its own.
     """
     try:
-        data = _read(spec, sample, stream)
+        data = _read(spec, sample, stream, executor)
     except UserError as error:
         if str(error).startswith(f"sample {sample.name!r}"):
             raise
@@ -158,13 +166,13 @@ def _prepare(spec: DatasetSpec, sample: SampleSpec) -> tuple[SampleData, Express
     return SampleData(sample, paths, has_event_branch=has_event, generator=generator), reader
 
 
-def _read(spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None) -> SampleData:
+def _read(spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None, executor) -> SampleData:
     if stream is None:
         data, reader = _prepare(spec, sample)
         chunks = iter(reader)
     else:
         data, reader = next(stream)
-        chunks = reader.evaluate(iter(stream.__next__, _END_OF_SAMPLE))
+        chunks = reader.evaluate(iter(stream.__next__, _END_OF_SAMPLE), executor=executor)
     nonfinite: Counter = Counter()
     for chunk in chunks:
         data.chunks.append(_select_chunk(spec, sample, data, chunk, nonfinite))

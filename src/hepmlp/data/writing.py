@@ -12,7 +12,9 @@ Cheap to encode: no column holds nulls, so every column is ``required``
 (no definition levels); floats and integers are plain and uncompressed
 (physics floats barely compress); ``sample`` is handed to Arrow already
 dictionary-encoded (one dictionary of all sample names), so the writer
-copies its indices instead of hashing a string per row.  The Arrow schema is
+copies its indices instead of hashing a string per row; no min/max
+statistics (every reader loads whole columns), and the encoder takes 64k
+values at a time.  The Arrow schema is
 not stored in the files, so readers see ``sample`` as a plain string column.
 """
 
@@ -31,13 +33,21 @@ from hepmlp.data.store import INFO_FILE
 from hepmlp.outputs import atomic_outputs
 
 ROW_GROUP_ROWS = 256 * 1024
+WRITE_BATCH_ROWS = 64 * 1024  # values the encoder takes at a time (Arrow's default, 1024, costs 20 % more CPU)
 
 
 def _write_parquet(path: Path, schema: pa.Schema, tables: list[pa.Table]) -> None:
     """One split's tables (zero-copy slices of the chunks) as one parquet file."""
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     pq.write_table(
-        table, path, row_group_size=ROW_GROUP_ROWS, use_dictionary=["sample"], compression="none", store_schema=False
+        table,
+        path,
+        row_group_size=ROW_GROUP_ROWS,
+        use_dictionary=["sample"],
+        compression="none",
+        store_schema=False,
+        write_statistics=False,
+        write_batch_size=WRITE_BATCH_ROWS,
     )
 
 
