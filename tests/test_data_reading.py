@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import uproot
 
+from hepmlp.data import reading
+from hepmlp.data.read_settings import use_isal_for_zlib
 from hepmlp.data.reading import ExpressionReader, expand_files, iterate_expressions
 from hepmlp.errors import UserError
 
@@ -48,6 +50,29 @@ def test_five_compressions_give_identical_features(root_files):
         other = read_all(root_files / name, "events", HZZ_FEATURES)
         for feature in HZZ_FEATURES:
             np.testing.assert_array_equal(other[feature], reference[feature], err_msg=f"{name}: {feature}")
+
+
+def test_isal_inflates_zlib_baskets_to_the_same_arrays(root_files):
+    """The reader switches uproot's zlib decompressor to ISA-L; the arrays are identical."""
+    decompressor = uproot.compression._decompress_ZLIB
+    path = root_files / HZZ_FILES[0]  # zlib
+    try:
+        decompressor.library = "zlib"
+        with uproot.open(path) as file:
+            reference = file["events"].arrays(library="np")
+        assert use_isal_for_zlib() == "isal"
+        assert decompressor.library == "isal"
+        with uproot.open(path) as file:
+            inflated = file["events"].arrays(library="np")
+    finally:
+        decompressor.library = "zlib"
+    assert set(inflated) == set(reference)
+    for name, values in reference.items():
+        if values.dtype == object:
+            for got, expected in zip(inflated[name], values):
+                np.testing.assert_array_equal(got, expected, err_msg=name)
+        else:
+            np.testing.assert_array_equal(inflated[name], values, err_msg=name)
 
 
 def test_zmumu_compressions_give_identical_features(root_files):
@@ -152,6 +177,36 @@ def test_chunks_are_bounded_and_entry_aligned(small_tree):
     truth = np.concatenate([uproot.open(path)["Events"]["x"].array(library="np") for path in small_tree])
     np.testing.assert_array_equal(np.concatenate([chunk["x"] for chunk in chunks]), truth)
     np.testing.assert_array_equal(whole["x"], truth)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_blocks_evaluated_in_parallel_match_one_pass(small_tree, monkeypatch, threads):
+    """Chunks cut into blocks on the worker pool give the same rows, entries and counts as one pass."""
+    files = [str(path) for path in small_tree]
+    expressions = {"x": "x", "lead": "obj[0]", "total": "sum(obj)", "n": "count(obj) + n"}
+    options = dict(selection="x > -0.5 and count(obj) >= 1", entry_column="entry")
+    one_pass = ExpressionReader(files, "Events", expressions, threads=1, **options)
+    expected = list(one_pass)
+    monkeypatch.setattr(reading, "EVALUATION_BLOCK", 512)
+    parallel = ExpressionReader(files, "Events", expressions, threads=threads, **options)
+    blocks = list(parallel)
+    assert len(blocks) > len(expected) >= 2  # the chunks were cut into blocks
+    for name in [*expressions, "entry"]:
+        np.testing.assert_array_equal(
+            np.concatenate([chunk[name] for chunk in blocks]), np.concatenate([chunk[name] for chunk in expected])
+        )
+    assert (parallel.n_read, parallel.n_selected) == (one_pass.n_read, one_pass.n_selected) == (5000, one_pass.n_selected)
+
+
+@pytest.mark.parametrize("n_entries, threads", [(0, 2), (1, 4), (1000, 1), (131_072, 2), (500_000, 2), (10**6, 4)])
+def test_blocks_cover_the_chunk(n_entries, threads):
+    blocks = reading._blocks(n_entries, threads)
+    assert blocks[0][0] == 0 and blocks[-1][1] == n_entries
+    assert all(stop == start for (_, stop), (start, _) in zip(blocks, blocks[1:]))
+    sizes = [stop - start for start, stop in blocks]
+    assert max(sizes) <= reading.EVALUATION_BLOCK and max(sizes) - min(sizes) <= 1
+    if n_entries >= threads * reading.EVALUATION_BLOCK // 4:
+        assert len(blocks) >= threads
 
 
 def test_glob_expansion_and_selection(small_tree, tmp_path):

@@ -97,7 +97,7 @@ def _weigh_and_split(spec: DatasetSpec, sample: SampleData, executor: ThreadPool
         )
     else:
         norm = None
-    events = sample.column("event") if sample.has_event_branch else None
+    events = sample.column("event") if sample.has_event_branch and spec.split["method"] == "modulo" else None
     codes = assign_splits(spec.split, n_events=sample.n_events, event_numbers=events, stream=name)
     bounds = np.cumsum([0] + [len(chunk["weight"]) for chunk in sample.chunks])
 
@@ -138,8 +138,11 @@ def _order_by_split(chunk: dict[str, np.ndarray], keep: np.ndarray) -> dict[str,
 
     Later steps then work on contiguous slices: ``[:n_train]`` is the training split.
     """
-    order = np.flatnonzero(keep)
-    order = order[np.argsort(chunk["split"][order], kind="stable")]
+    if keep.all():
+        order = np.argsort(chunk["split"], kind="stable")
+    else:
+        order = np.flatnonzero(keep)
+        order = order[np.argsort(chunk["split"][order], kind="stable")]
     ordered = {column: values[order] for column, values in chunk.items()}
     ordered["n_train"] = int(np.count_nonzero(ordered["split"] == TRAIN))
     return ordered

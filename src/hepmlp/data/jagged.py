@@ -248,8 +248,13 @@ def _reduce(ufunc: np.ufunc, value: Jagged, empty: float) -> np.ndarray:
 
 
 def total(value: Jagged) -> np.ndarray:
-    """Sum over each event's objects (0 for none)."""
-    return _reduce(np.add, value, 0.0)
+    """Sum over each event's objects (0 for none), added in order.
+
+    ``bincount`` with the objects' event numbers as bins and their values as
+    weights: one pass, where ``add.reduceat`` costs a call per event.
+    """
+    owners = np.repeat(np.arange(value.n_events), value.counts)
+    return np.bincount(owners, weights=value.native, minlength=value.n_events)
 
 
 def maximum(value: Jagged) -> np.ndarray:
