@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import awkward as ak
 import numpy as np
 import pytest
 import uproot
 
 from hepmlp.data import reading
-from hepmlp.data.read_settings import use_isal_for_zlib
+from hepmlp.data.read_settings import MAX_THREADS, default_threads, use_isal_for_zlib
 from hepmlp.data.reading import ExpressionReader, expand_files, iterate_expressions
 from hepmlp.errors import UserError
 
@@ -195,7 +197,8 @@ def test_blocks_evaluated_in_parallel_match_one_pass(small_tree, monkeypatch, th
         np.testing.assert_array_equal(
             np.concatenate([chunk[name] for chunk in blocks]), np.concatenate([chunk[name] for chunk in expected])
         )
-    assert (parallel.n_read, parallel.n_selected) == (one_pass.n_read, one_pass.n_selected) == (5000, one_pass.n_selected)
+    assert one_pass.n_read == parallel.n_read == 5000
+    assert one_pass.n_selected == parallel.n_selected == sum(len(chunk["x"]) for chunk in blocks)
 
 
 @pytest.mark.parametrize("n_entries, threads", [(0, 2), (1, 4), (1000, 1), (131_072, 2), (500_000, 2), (10**6, 4)])
@@ -333,3 +336,11 @@ def test_bad_expression_names_it(small_tree):
     with pytest.raises(UserError, match="expression 'feature_a'") as error:
         iterate_expressions(str(small_tree[0]), "Events", {"feature_a": "x +"})
     assert "needs a right-hand side" in str(error.value)
+
+
+@pytest.mark.parametrize("omp, expected", [("1", 1), ("2", 2), ("64", MAX_THREADS), ("", None), ("two", None)])
+def test_threads_follow_the_jobs_allocation(monkeypatch, omp, expected):
+    """Snakemake sets OMP_NUM_THREADS from a rule's threads:; without it, the CPUs the process may use."""
+    monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert default_threads() == (expected if expected is not None else min(MAX_THREADS, allowed))

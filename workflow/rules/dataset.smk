@@ -21,7 +21,7 @@ rule dataset:
         "logs/dataset/classification.log",
     benchmark:
         "benchmarks/results/dataset.tsv"
-    threads: 1
+    threads: 2  # uproot and the expressions run on a pool of this many threads
     resources:
         mem_mb=4000,
         runtime=60,
@@ -47,7 +47,7 @@ rule regression_dataset:
         "logs/dataset/regression.log",
     benchmark:
         "benchmarks/results/regression_dataset.tsv"
-    threads: 1
+    threads: 2  # uproot and the expressions run on a pool of this many threads
     resources:
         mem_mb=4000,
         runtime=60,

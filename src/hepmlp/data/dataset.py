@@ -111,8 +111,8 @@ def _weigh_and_split(spec: DatasetSpec, sample: SampleData, executor: ThreadPool
         chunk["training_weight"] = training_weight
         return _order_by_split(chunk, keep)
 
-    indices = range(len(sample.chunks))
-    sample.chunks = list(executor.map(weigh_and_split_chunk, indices) if executor else map(weigh_and_split_chunk, indices))
+    apply = executor.map if executor is not None else map
+    sample.chunks = list(apply(weigh_and_split_chunk, range(len(sample.chunks))))
     sample.info = {
         "class": sample.spec.class_name,
         "files": sample.paths,

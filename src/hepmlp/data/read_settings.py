@@ -4,13 +4,13 @@
 byte step; ``default_threads`` and ``worker_pool`` give the reading a thread
 pool (uproot's decompression and interpretation, and the evaluation of the
 expressions); ``use_isal_for_zlib`` makes uproot inflate zlib baskets with
-ISA-L; ``Progress`` prints events read
-and events per second to stderr.
+ISA-L; ``Progress`` prints events read and events per second to stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import sys
@@ -38,9 +38,23 @@ def step_size_bytes(step_size: str | int) -> str:
     return f"{size} B"
 
 
+MAX_THREADS = 4
+
+
 def default_threads() -> int:
-    """Threads for decompression, deserialisation and evaluation: the CPU count, at most 4."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """Threads for decompression, deserialisation and evaluation, at most ``MAX_THREADS``.
+
+    ``OMP_NUM_THREADS`` when it is set (Snakemake sets it from a rule's
+    ``threads:``, so a job uses what it was given), else the CPUs this
+    process may run on (a batch job's allocation).
+    """
+    try:
+        threads = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_THREADS, threads))
 
 
 class Progress:
@@ -93,9 +107,7 @@ def use_isal_for_zlib() -> str:
     decompressor = getattr(uproot.compression, "_decompress_ZLIB", None)
     if decompressor is None or not hasattr(decompressor, "library"):
         return "zlib"
-    try:
-        import isal.isal_zlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("isal") is None:
         return decompressor.library
     decompressor.library = "isal"
     return "isal"

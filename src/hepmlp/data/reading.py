@@ -274,11 +274,9 @@ class ExpressionReader:
             progress = Progress(self.tree if self.progress is True else str(self.progress))
         for raw in raw_chunks:
             self.n_read += raw.n_entries
-            blocks = _blocks(raw.n_entries, 1 if executor is None else self.threads)
-            if executor is None or len(blocks) == 1:
-                results = [self._evaluate_block(raw, *block) for block in blocks]
-            else:
-                results = list(executor.map(lambda block: self._evaluate_block(raw, *block), blocks))
+            starts, stops = zip(*_blocks(raw.n_entries, 1 if executor is None else self.threads))
+            apply = map if executor is None or len(starts) == 1 else executor.map
+            results = list(apply(self._evaluate_block, [raw] * len(starts), starts, stops))
             del raw  # free the branches before the next chunk is evaluated
             if progress:
                 progress.update(self.n_read)

@@ -118,7 +118,8 @@ def _raw_stream(spec: DatasetSpec, executor) -> Iterator:
 
 
 def read_sample(
-    spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None = None, *, executor=None
+    spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None = None, *,
+    executor: ThreadPoolExecutor | None = None,
 ) -> SampleData:
     """Read, select and check the events of one sample; errors name the sample.
 
@@ -166,7 +167,9 @@ def _prepare(spec: DatasetSpec, sample: SampleSpec) -> tuple[SampleData, Express
     return SampleData(sample, paths, has_event_branch=has_event, generator=generator), reader
 
 
-def _read(spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None, executor) -> SampleData:
+def _read(
+    spec: DatasetSpec, sample: SampleSpec, stream: Iterator | None, executor: ThreadPoolExecutor | None
+) -> SampleData:
     if stream is None:
         data, reader = _prepare(spec, sample)
         chunks = iter(reader)
