@@ -1,11 +1,12 @@
 """Let glibc's malloc keep freed memory for reuse, so large NumPy temporaries do not page-fault.
 
-Evaluating a feature over a chunk of events makes a few dozen temporary
-arrays of a few MB each.  By default glibc hands a freed block at the top of
-its heap back to the kernel as soon as more than a few MB are free there
-(the trim threshold follows the largest freed block), and the next array of
-the same size then faults its pages in again, 4 kB at a time: in the dataset
-stage that was a third of the CPU time (``benchmarks/bench_ingest.py``).
+Evaluating a feature over a block of events makes a few dozen temporary
+arrays of a few MB each, and uproot makes one per basket.  By default glibc
+hands freed memory at the top of a heap back to the kernel as soon as a few
+MB are free there (worker threads' heaps even sooner), and the next array
+then faults its pages in again, 4 kB at a time: for a simple operation that
+costs more than the arithmetic.  Reading and building a dataset of 1M events
+took 25k-50k such faults (``benchmarks/bench_ingest.py``).
 ``keep_freed_memory`` raises the trim threshold, so freed blocks stay in the
 heap for the next array, and fixes the size from which blocks are mmapped
 to glibc's largest (32 MiB), so only arrays above that get fresh pages.
