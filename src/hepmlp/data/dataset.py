@@ -138,11 +138,8 @@ def _order_by_split(chunk: dict[str, np.ndarray], keep: np.ndarray) -> dict[str,
 
     Later steps then work on contiguous slices: ``[:n_train]`` is the training split.
     """
-    if keep.all():
-        order = np.argsort(chunk["split"], kind="stable")
-    else:
-        order = np.flatnonzero(keep)
-        order = order[np.argsort(chunk["split"][order], kind="stable")]
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(chunk["split"][order], kind="stable")]
     ordered = {column: values[order] for column, values in chunk.items()}
     ordered["n_train"] = int(np.count_nonzero(ordered["split"] == TRAIN))
     return ordered

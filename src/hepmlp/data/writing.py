@@ -14,8 +14,8 @@ Cheap to encode: no column holds nulls, so every column is ``required``
 dictionary-encoded (one dictionary of all sample names), so the writer
 copies its indices instead of hashing a string per row; no min/max
 statistics (every reader loads whole columns), and the encoder takes 64k
-values at a time.  The Arrow schema is
-not stored in the files, so readers see ``sample`` as a plain string column.
+values at a time.  The Arrow schema is not stored in the files, so readers
+see ``sample`` as a plain string column.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
+from hepmlp.optim.choices import check_choice
+
 Gradient = Callable[[], np.ndarray]
 
 
@@ -209,10 +211,5 @@ def make_optimizer(name: str, **options):
 
     ValueError for an unknown name or option, listing the valid ones.
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
-    unknown = sorted(set(options) - set(OPTIMIZER_OPTIONS[name]))
-    if unknown:
-        valid = ", ".join(OPTIMIZER_OPTIONS[name]) or "none"
-        raise ValueError(f"unknown option(s) {unknown} for optimizer {name!r}; valid: {valid}")
+    check_choice("optimizer", name, options, OPTIMIZER_OPTIONS)
     return OPTIMIZERS[name](**options)

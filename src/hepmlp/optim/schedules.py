@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from hepmlp.optim.choices import check_choice
+
 Schedule = Callable[[int], float]
 
 
@@ -87,12 +89,7 @@ def make_schedule(name: str, learning_rate: float, **options) -> Schedule:
     ValueError for an unknown name or an option the schedule does not take,
     listing the valid ones.
     """
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
-    unknown = sorted(set(options) - set(SCHEDULE_OPTIONS[name]))
-    if unknown:
-        valid = ", ".join(SCHEDULE_OPTIONS[name]) or "none"
-        raise ValueError(f"unknown option(s) {unknown} for schedule {name!r}; valid: {valid}")
+    check_choice("schedule", name, options, SCHEDULE_OPTIONS)
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
     return SCHEDULES[name](float(learning_rate), **options)
