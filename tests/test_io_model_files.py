@@ -12,7 +12,7 @@ import pytest
 from hepmlp.data.store import standardise
 from hepmlp.errors import UserError
 from hepmlp.io import model_files
-from hepmlp.io.array_files import write_arrays
+from hepmlp.io.array_files import sealed_json, write_arrays
 from hepmlp.io.model_files import load_model, load_trained, save_model, save_trained
 from hepmlp.nn import MLP
 
@@ -133,10 +133,12 @@ def test_missing_folder(tmp_path):
 
 
 def edit_json(folder, change):
+    """Edit model.json and re-seal it, as a deliberate forger would: the checks
+    behind the seal (shapes, hashes, features) must still catch the edit."""
     path = folder / "model.json"
     metadata = json.loads(path.read_text())
     change(metadata)
-    path.write_text(json.dumps(metadata))
+    path.write_text(sealed_json(metadata))
 
 
 def test_json_layer_sizes_disagree_with_arrays(trained):

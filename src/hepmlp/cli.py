@@ -48,17 +48,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command: exit status 0, 1 for a ``UserError``, 130 after Ctrl-C.
+
+    Ctrl-C is caught from the first import on (building the parser imports the
+    stage's module, which takes a while), so it never prints a traceback.
+    """
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv[0] if argv else None)
-    args = parser.parse_args(argv)
-    keep_freed_memory()
+    command = argv[0] if argv else "COMMAND"
     try:
+        parser = build_parser(argv[0] if argv else None)
+        args = parser.parse_args(argv)
+        command = args.command
+        keep_freed_memory()
         args.func(args)
     except UserError as error:
-        print(f"hepmlp {args.command}: error: {error}", file=sys.stderr)
+        print(f"hepmlp {command}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"hepmlp {command}: interrupted", file=sys.stderr)
         return 130
     return 0
 

@@ -9,6 +9,7 @@ in ``hepmlp.data.jagged``: a float, a flat ``(n_events,)`` array or a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -172,8 +173,13 @@ class Node:
 
 
 class Number(Node):
+    """A literal.  Its key is ``repr`` of its value, which starts with a digit
+    (literals are non-negative), so it never equals a branch name; a literal
+    that overflows to infinity (``1e400``) is keyed ``1e999``, not ``inf``."""
+
     def __init__(self, value: float, text: str, start: int):
-        self.value, self.start, self.key = value, start, repr(value)
+        self.value, self.start = value, start
+        self.key = repr(value) if math.isfinite(value) else "1e999"
 
     def compute(self, context: Context) -> Value:
         return self.value

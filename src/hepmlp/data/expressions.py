@@ -245,11 +245,13 @@ class _Parser:
             raise self.error(
                 token, "the index in x[i] must be a non-negative integer constant such as 0 or 1"
             )
-        if int(token.text) > MAX_INDEX:
+        # Compared as text first: int() refuses more than 4,300 digits (sys.int_max_str_digits).
+        digits = token.text.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_INDEX)) or int(digits) > MAX_INDEX:
             raise self.error(token, f"the index in x[i] must be at most {MAX_INDEX}")
         self.advance()
         self.expect("]", "to close the index")
-        return self.node(Index(target, int(token.text), bracket.start))
+        return self.node(Index(target, int(digits), bracket.start))
 
     def prefix(self) -> Node:
         token = self.advance()

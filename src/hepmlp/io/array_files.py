@@ -9,11 +9,21 @@ Reading: ``np.load(..., allow_pickle=False)``; every array is checked against
 a manifest ``{name: {"shape": [...], "dtype": "<f8", "sha256": hex}}`` that is
 stored separately (in ``model.json``).  A truncated, corrupt or altered file
 raises ``UserError`` naming the file and what disagrees.
+
+The JSON description that holds the manifest is sealed in turn:
+``sealed_json`` adds ``"description_sha256"``, the SHA-256 of the canonical
+JSON of everything else in it (keys sorted, no spaces, UTF-8), and
+``check_seal`` refuses a description whose content no longer matches it.  So
+an edit anywhere in the description (a feature name, an expression, a
+standardisation mean, the activation, an array's hash) is an error, not
+silently different scores.  The seal guards against edits and damage; it is
+not a signature (anyone can recompute it on purpose).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import zipfile
 import zlib
@@ -26,6 +36,7 @@ from hepmlp.errors import UserError
 # 1980-01-01 00:00:00, the earliest time a zip member can carry.
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 ALLOWED_DTYPES = ("<f4", "<f8")
+SEAL_KEY = "description_sha256"
 
 
 def array_digest(array: np.ndarray) -> str:
@@ -43,6 +54,41 @@ def manifest(arrays: dict[str, np.ndarray]) -> dict[str, dict]:
         }
         for name, array in arrays.items()
     }
+
+
+def description_digest(description: dict) -> str:
+    """SHA-256 (hex) of ``description`` without its seal, as canonical JSON.
+
+    Canonical: ``json.dumps(..., sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` encoded as UTF-8, so the digest depends on the
+    content only, not on indentation or key order in the file.
+    """
+    body = {key: value for key, value in description.items() if key != SEAL_KEY}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sealed_json(description: dict) -> str:
+    """The text of ``description`` (indented JSON) with ``SEAL_KEY`` set to its digest."""
+    plain = json.loads(json.dumps(description, allow_nan=False))   # tuples -> lists, keys -> str
+    plain[SEAL_KEY] = description_digest(plain)
+    return json.dumps(plain, indent=2, allow_nan=False) + "\n"
+
+
+def check_seal(description: dict, path: str | os.PathLike) -> None:
+    """``UserError`` unless ``description`` (read from ``path``) matches its ``SEAL_KEY``."""
+    recorded = description.get(SEAL_KEY)
+    if not isinstance(recorded, str):
+        raise UserError(
+            f"{path} has no \"{SEAL_KEY}\" (it was written by an older hepmlp or the key was removed), "
+            "so edits to it cannot be detected; retrain the model"
+        )
+    if description_digest(description) != recorded:
+        raise UserError(
+            f"{path} was changed after the model was saved: its content no longer matches the "
+            f"SHA-256 recorded in \"{SEAL_KEY}\", and an edited description (features, expressions, "
+            "standardisation, architecture) gives wrong scores; restore the original file or retrain the model"
+        )
 
 
 def write_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:

@@ -12,10 +12,12 @@ A model folder holds
   learning_rate, seconds``, one row per epoch, epochs counted from 1 (as the
   progress output and ``model.json``'s ``history.best_epoch`` count them).
 
-Loading never unpickles and checks the arrays against ``model.json``: a
-missing, truncated, mismatched or altered file raises ``UserError`` naming the
-file and the disagreement, so a damaged model can never give silently wrong
-scores.  All files of one save appear together or not at all.
+Loading never unpickles and checks the arrays against ``model.json``, and
+``model.json`` against its own seal (``description_sha256``, see
+``array_files``): a missing, truncated, mismatched or altered file, including
+any edit of ``model.json``, raises ``UserError`` naming the file and the
+disagreement, so a damaged model never gives silently wrong scores.  All
+files of one save appear together or not at all.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import pandas as pd
 
 from hepmlp import __version__
 from hepmlp.errors import UserError
-from hepmlp.io.array_files import manifest, read_arrays, write_arrays
+from hepmlp.io.array_files import check_seal, manifest, read_arrays, sealed_json, write_arrays
 from hepmlp.outputs import atomic_outputs
 
 if TYPE_CHECKING:
@@ -88,6 +90,7 @@ def _read_metadata(path: Path) -> dict:
             f"{path} has format_version {metadata.get('format_version')!r}; this hepmlp reads version "
             f"{FORMAT_VERSION}: retrain the model with this version"
         )
+    check_seal(metadata, path)
     return metadata
 
 
@@ -168,7 +171,7 @@ def save_model(mlp: MLP, path: str | os.PathLike) -> None:
     metadata, arrays = _network_metadata(mlp)
     with atomic_outputs(npz_path, json_path) as (npz_tmp, json_tmp):
         write_arrays(npz_tmp, arrays)
-        json_tmp.write_text(json.dumps(metadata, indent=2) + "\n")
+        json_tmp.write_text(sealed_json(metadata))
 
 
 def load_model(path: str | os.PathLike) -> MLP:
@@ -257,7 +260,7 @@ def save_trained(
     npz_path, json_path = model_paths(folder)
     with atomic_outputs(npz_path, json_path, folder / HISTORY_FILE) as (npz_tmp, json_tmp, csv_tmp):
         write_arrays(npz_tmp, arrays)
-        json_tmp.write_text(json.dumps(metadata, indent=2, allow_nan=False) + "\n")
+        json_tmp.write_text(sealed_json(metadata))
         table.to_csv(csv_tmp, index=False)
 
 
