@@ -73,8 +73,7 @@ def from_stored(described: Any, stored: dict[str, np.ndarray], n_features: int) 
             raise ValueError(f"transforms[{index}] (gaussianise): the CDF knots are not increasing inside (0, 1)")
         steps.append(FittedTransform(name, dict(entry["options"]),
                                      {key: np.asarray(value, np.float64) for key, value in step_arrays.items()}))
-    extra = sorted(key for key in stored if is_transform_array(key)
-                   and int(ARRAY_NAME.match(key).group(1)) >= len(described))
+    extra = sorted(key for key in stored if (match := ARRAY_NAME.match(key)) and int(match.group(1)) >= len(described))
     if extra:
         raise ValueError(f"array(s) {', '.join(extra)} belong to no transform in \"transforms\"")
     return FittedChain(tuple(steps), n_features)
