@@ -1,0 +1,213 @@
+"""Classifier-output templates: the binning and the weighted histogram of every process.
+
+Pure math on NumPy arrays, no I/O (``hepmlp.io.template_files`` writes them
+as ROOT TH1D).  Conventions:
+
+- ``scores``: ``(n,)`` classifier output in ``[low, high]`` (``[0, 1]`` for a
+  sigmoid or softmax output); a score outside is counted in the first or last
+  bin, so no event is lost;
+- ``is_signal``: ``(n,)`` booleans; ``weights``: ``(n,)`` event weights
+  normalised to σ × L (yields), which may be negative;
+- bin ``i`` is ``[e_i, e_{i+1})``, the last bin also holds its right edge.
+
+Binning (``template_edges``):
+
+1. start from ``bins`` bins, either ``flat_signal``: the inner edges are the
+   weighted quantiles k / bins (k = 1 … bins − 1) of the signal scores, so
+   each bin holds the same signal yield, or ``uniform``: equal widths;
+2. merge from the right: walking from the most signal-like bin (highest
+   score) leftwards, a bin with fewer than ``min_background_events``
+   background MC events (raw count, not weight) or with a background yield
+   Σ w ≤ 0 is merged with its left neighbour until it has enough; a first bin
+   that still fails is merged into its right neighbour.
+
+So every bin of the result holds at least N background MC events and a
+positive background yield: no bin has zero or negative background, which
+the Asimov formula and the Poisson likelihood need.  Merging from the right
+keeps the fine binning where the background is large and combines the
+sparse, signal-rich tail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+BINNINGS = ("flat_signal", "uniform")
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A weighted histogram over ``edges`` ``(m + 1,)``.
+
+    ``values[i]`` = Σ w and ``sumw2[i]`` = Σ w² of the events in bin i
+    (shape ``(m,)``); ``entries`` is the number of events; ``sum_wx`` = Σ w x
+    and ``sum_wx2`` = Σ w x² over all events (ROOT's TH1 statistics).
+    """
+
+    edges: np.ndarray
+    values: np.ndarray
+    sumw2: np.ndarray
+    entries: int
+    sum_wx: float
+    sum_wx2: float
+
+    @property
+    def errors(self) -> np.ndarray:
+        """The MC statistical uncertainty per bin, √(Σ w²)."""
+        return np.sqrt(self.sumw2)
+
+    def __add__(self, other: Histogram) -> Histogram:
+        if not np.array_equal(self.edges, other.edges):
+            raise ValueError("histograms with different edges cannot be added")
+        return Histogram(self.edges, self.values + other.values, self.sumw2 + other.sumw2,
+                         self.entries + other.entries, self.sum_wx + other.sum_wx, self.sum_wx2 + other.sum_wx2)
+
+
+@dataclass(frozen=True)
+class Templates:
+    """One histogram per sample (process) and the signal and background sums, on common ``edges``.
+
+    ``samples`` keeps the order in which the samples first appear;
+    ``signal_samples`` and ``background_samples`` split its keys by class.
+    """
+
+    edges: np.ndarray
+    samples: dict[str, Histogram]
+    signal_samples: tuple[str, ...]
+    background_samples: tuple[str, ...]
+    signal: Histogram
+    background: Histogram
+
+    @property
+    def n_bins(self) -> int:
+        return self.edges.size - 1
+
+
+def bin_index(scores, edges) -> np.ndarray:
+    """``(n,)`` bin number of each score in ``edges``; outside scores go to the first or last bin."""
+    edges = np.asarray(edges, dtype=np.float64)
+    index = np.searchsorted(edges, np.asarray(scores, dtype=np.float64), side="right") - 1
+    return np.clip(index, 0, edges.size - 2)
+
+
+def histogram(scores, weights, edges) -> Histogram:
+    """The weighted ``Histogram`` of ``scores`` (``(n,)``) with ``weights`` (``(n,)``) over ``edges``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    if scores.shape != weights.shape or scores.ndim != 1:
+        raise ValueError(f"scores and weights must be 1-D of equal length, got {scores.shape} and {weights.shape}")
+    edges = np.asarray(edges, dtype=np.float64)
+    n_bins = edges.size - 1
+    index = bin_index(scores, edges)
+    return Histogram(
+        edges=edges,
+        values=np.bincount(index, weights, minlength=n_bins).astype(np.float64),
+        sumw2=np.bincount(index, weights**2, minlength=n_bins).astype(np.float64),
+        entries=int(scores.size),
+        sum_wx=float(np.sum(weights * scores)),
+        sum_wx2=float(np.sum(weights * scores**2)),
+    )
+
+
+def signal_quantile_edges(scores, weights, bins: int, *, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """Edges whose inner values are the weighted quantiles k / ``bins`` of the (signal) ``scores``.
+
+    The weighted CDF F(x) = Σ_{s ≤ x} w / Σ w is made non-decreasing (running
+    maximum) where negative weights would let it fall; the edge k is the
+    smallest score with F ≥ k / bins.  Repeated edges (ties) are dropped, so
+    fewer than ``bins`` bins may come back.
+    """
+    scores = np.clip(np.asarray(scores, dtype=np.float64), low, high)
+    weights = np.asarray(weights, dtype=np.float64)
+    total = float(np.sum(weights))
+    if scores.size == 0 or total <= 0:
+        raise ValueError("flat_signal binning needs signal events with a positive total weight")
+    order = np.argsort(scores, kind="stable")
+    cdf = np.maximum.accumulate(np.cumsum(weights[order])) / total
+    targets = np.arange(1, bins) / bins
+    inner = scores[order][np.clip(np.searchsorted(cdf, targets, side="left"), 0, scores.size - 1)]
+    inner = inner[(inner > low) & (inner < high)]
+    return np.unique(np.r_[low, inner, high])
+
+
+def merge_from_right(edges, background_scores, background_weights, *, min_events: int) -> np.ndarray:
+    """Remove edges until every bin holds ≥ ``min_events`` background events and Σ w > 0 (module docstring)."""
+    edges = list(np.asarray(edges, dtype=np.float64))
+    index = bin_index(background_scores, edges)
+    counts = list(np.bincount(index, minlength=len(edges) - 1))
+    sums = list(np.bincount(index, np.asarray(background_weights, dtype=np.float64), minlength=len(edges) - 1))
+    if sum(counts) < min_events or sum(sums) <= 0:
+        raise ValueError(
+            f"only {sum(counts)} background events with total weight {sum(sums):.4g}; the templates need at "
+            f"least {min_events} events and a positive weight"
+        )
+
+    def fails(i: int) -> bool:
+        return counts[i] < min_events or sums[i] <= 0
+
+    def merge(left: int) -> None:
+        """Merge bin ``left + 1`` into bin ``left`` (drop the edge between them)."""
+        counts[left] += counts.pop(left + 1)
+        sums[left] += sums.pop(left + 1)
+        del edges[left + 1]
+
+    # downwards, so that after a merge the next index is the merged bin itself
+    for current in range(len(counts) - 1, 0, -1):
+        if fails(current):
+            merge(current - 1)
+    while len(counts) > 1 and fails(0):
+        merge(0)
+    return np.asarray(edges)
+
+
+def template_edges(scores, is_signal, weights, *, binning: str = "flat_signal", bins: int = 20,
+                   min_background_events: int = 10, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """The template binning of the module docstring: ``bins`` start bins, merged from the right.
+
+    Returns the edges ``(m + 1,)`` with m ≤ ``bins``, from ``low`` to ``high``.
+    """
+    if binning not in BINNINGS:
+        raise ValueError(f"unknown binning {binning!r}; valid: {', '.join(BINNINGS)}")
+    if bins < 1 or min_background_events < 1:
+        raise ValueError(f"bins and min_background_events must be >= 1, got {bins} and {min_background_events}")
+    scores = np.asarray(scores, dtype=np.float64)
+    is_signal = np.asarray(is_signal, dtype=bool)
+    weights = np.asarray(weights, dtype=np.float64)
+    if binning == "flat_signal":
+        edges = signal_quantile_edges(scores[is_signal], weights[is_signal], bins, low=low, high=high)
+    else:
+        edges = np.linspace(low, high, bins + 1)
+    return merge_from_right(edges, scores[~is_signal], weights[~is_signal], min_events=min_background_events)
+
+
+def build_templates(scores, is_signal, weights, samples, edges) -> Templates:
+    """One ``Histogram`` per distinct entry of ``samples`` (``(n,)`` names) and the class sums.
+
+    A sample must hold events of one class only (``ValueError`` otherwise).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    is_signal = np.asarray(is_signal, dtype=bool)
+    weights = np.asarray(weights, dtype=np.float64)
+    samples = np.asarray(samples).astype(str)
+    names, first = np.unique(samples, return_index=True)
+    ordered: Sequence[str] = [str(name) for name in names[np.argsort(first)]]
+    histograms, signal_names, background_names = {}, [], []
+    for name in ordered:
+        rows = samples == name
+        if is_signal[rows].any() and not is_signal[rows].all():
+            raise ValueError(f"sample {name!r} holds both signal and background events")
+        histograms[name] = histogram(scores[rows], weights[rows], edges)
+        (signal_names if is_signal[rows][0] else background_names).append(name)
+    if not signal_names or not background_names:
+        raise ValueError("templates need at least one signal and one background sample")
+    return Templates(
+        edges=np.asarray(edges, dtype=np.float64),
+        samples=histograms,
+        signal_samples=tuple(signal_names),
+        background_samples=tuple(background_names),
+        signal=sum((histograms[name] for name in signal_names[1:]), histograms[signal_names[0]]),
+        background=sum((histograms[name] for name in background_names[1:]), histograms[background_names[0]]),
+    )
