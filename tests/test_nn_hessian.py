@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hepmlp.errors import UserError
-from hepmlp.nn import MLP, hessian, one_hot
+from hepmlp.nn import MLP, TrainingError, hessian, one_hot
 
 
 def finite_difference_hessian(model, X, y, loss, weights, step=1e-5):
@@ -83,7 +82,7 @@ def test_hessian_of_float32_model_is_float64_and_close():
 
 def test_too_many_parameters_are_refused_with_the_memory_needed():
     model = MLP(10, (64, 64), seed=0)          # 4929 parameters
-    with pytest.raises(UserError, match=r"4929 parameters needs .*194\.4 MB.*max_params = 2000"):
+    with pytest.raises(TrainingError, match=r"4929 parameters needs .*194\.4 MB.*max_params = 2000"):
         hessian(model, np.zeros((2, 10)), np.zeros(2), "cross_entropy")
-    with pytest.raises(UserError, match="max_params = 100"):
+    with pytest.raises(TrainingError, match="max_params = 100"):
         hessian(MLP(3, (40,)), np.zeros((2, 3)), np.zeros(2), "cross_entropy", max_params=100)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from hepmlp.errors import UserError
-from hepmlp.nn import MLP, History, build_model, fit, fit_from_config, one_hot
+from hepmlp.nn import MLP, EpochProgress, History, TrainingError, build_model, fit, fit_from_config, one_hot
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0.0, 1.0, 1.0, 0.0])
@@ -88,9 +87,9 @@ def test_newton_in_fit_uses_the_exact_hessian_and_records_damping():
                   epochs=15)
     assert history.train_loss[-1] < history.train_loss[0]
     assert isinstance(history.damped_steps, int) and history.damped_steps >= 0
-    with pytest.raises(UserError, match="max_params = 10"):
+    with pytest.raises(TrainingError, match="max_params = 10"):
         fit(model, X, y, loss="cross_entropy", optimizer="newton", learning_rate=1.0,
-            epochs=1, optimizer_options={"max_params": 10})
+            epochs=1, max_params=10)
     with pytest.raises(ValueError, match="full batch"):
         fit(model, X, y, loss="cross_entropy", optimizer="newton", learning_rate=1.0,
             epochs=1, batch_size=10)
@@ -125,24 +124,26 @@ def test_early_stopping_restores_the_best_weights():
 def test_non_finite_loss_is_a_user_error_suggesting_a_smaller_learning_rate():
     X, y = two_rings(100, seed=6)
     model = MLP(2, (4,), activation="identity", output="identity", seed=0)
-    with pytest.raises(UserError, match="smaller learning_rate"):
+    with pytest.raises(TrainingError, match="smaller learning_rate"):
         fit(model, X * 100, y, loss="mse", optimizer="gd", learning_rate=10.0, epochs=200)
 
 
-def test_history_schedule_weights_and_progress(capsys):
+def test_history_schedule_weights_and_progress():
     X, y = two_rings(300, seed=7)
     w = np.random.default_rng(0).uniform(0.5, 2.0, 300)
     model = MLP(2, (4,), seed=0)
+    reports: list[EpochProgress] = []
     history = fit(model, X, y, w, loss="cross_entropy", optimizer="momentum",
                   learning_rate=0.2, schedule="exponential", schedule_options={"decay": 0.5},
-                  epochs=4, batch_size=50, optimizer_options={"momentum": 0.5}, progress=True)
+                  epochs=4, batch_size=50, optimizer_options={"momentum": 0.5}, progress=reports.append)
     assert isinstance(history, History)
     assert history.learning_rate == pytest.approx([0.2 * np.exp(-0.5 * k) for k in range(4)])
     assert len(history.train_loss) == len(history.seconds) == 4
     assert history.validation_loss == [None] * 4 and history.stop_reason == "epochs"
     assert set(history.as_dict()) >= {"train_loss", "validation_loss", "learning_rate",
                                       "seconds", "best_epoch", "stop_reason", "damped_steps"}
-    assert capsys.readouterr().err.count("epoch ") == 4
+    assert reports == [EpochProgress(k + 1, 4, history.train_loss[k], None, history.learning_rate[k],
+                                     history.seconds[k], 300) for k in range(4)]
 
 
 def test_float32_training_stays_float32():
@@ -181,11 +182,10 @@ def schema_filled_entry(**changes):
     entry = {
         "hidden": [8, 8], "activation": "tanh",
         "optimizer": {"name": "nesterov", "learning_rate": 0.1, "momentum": 0.9,
-                      "damping": 1e-4, "max_params": 2000, "beta1": 0.9, "beta2": 0.999,
-                      "epsilon": 1e-8},
+                      "damping": 1e-4, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
         "schedule": {"name": "exponential", "decay": 0.05, "hold": 10},
         "training": {"epochs": 5, "batch_size": 64, "tol": 1e-7, "patience": 3, "seed": 4,
-                     "dtype": "float64"},
+                     "dtype": "float64", "max_params": 2000},
     }
     entry.update(changes)
     return entry
@@ -208,10 +208,10 @@ def test_build_model_and_fit_from_config():
                           output="sigmoid", n_outputs=1)
     assert float32.dtype == np.float32
     newton = schema_filled_entry(
-        hidden=[3], optimizer={"name": "newton", "learning_rate": 1.0, "damping": 1e-4,
-                               "max_params": 50, "momentum": 0.9},
+        hidden=[3], optimizer={"name": "newton", "learning_rate": 1.0, "damping": 1e-4, "momentum": 0.9},
         schedule={"name": "constant", "decay": 0.05, "hold": 10},
-        training={"epochs": 3, "batch_size": None, "tol": None, "patience": None, "seed": 1})
+        training={"epochs": 3, "batch_size": None, "tol": None, "patience": None, "seed": 1,
+                  "max_params": 50})
     model = build_model(newton, 2, output="sigmoid", n_outputs=1)
     assert fit_from_config(model, newton, X, y, None, loss="cross_entropy").epochs == 3
     with pytest.raises(ValueError, match="valid: hidden, activation, optimizer"):
@@ -231,7 +231,7 @@ def test_mini_batch_epoch_loss_is_the_weighted_mean_loss():
 def test_non_finite_inputs_are_a_user_error():
     X, y = two_rings(20, seed=0)
     X[3, 1] = np.nan
-    with pytest.raises(UserError, match="features X contain NaN"):
+    with pytest.raises(TrainingError, match="features X contain NaN"):
         fit(MLP(2, (2,)), X, y, loss="cross_entropy", optimizer="gd", learning_rate=0.1, epochs=1)
 
 
@@ -259,7 +259,7 @@ def test_config_values_the_optimizer_refuses_are_user_errors():
     for entry, message in ((newton_with_batches, "training.batch_size: null"),
                            (momentum_one, r"momentum must lie in \[0, 1\)")):
         model = build_model(entry, 2, output="sigmoid", n_outputs=1)
-        with pytest.raises(UserError, match=message):
+        with pytest.raises(TrainingError, match=message):
             fit_from_config(model, entry, X, y, None, loss="cross_entropy")
 
 
@@ -268,7 +268,7 @@ def test_non_finite_validation_inputs_and_bad_weight_sums_are_user_errors():
     common = dict(loss="cross_entropy", optimizer="gd", learning_rate=0.1, epochs=1)
     X_val = X.copy()
     X_val[0, 0] = np.inf
-    with pytest.raises(UserError, match="validation features X contain NaN or infinite"):
+    with pytest.raises(TrainingError, match="validation features X contain NaN or infinite"):
         fit(MLP(2, (2,)), X, y, validation=(X_val, y), **common)
-    with pytest.raises(UserError, match="training event weights sum to -20"):
+    with pytest.raises(TrainingError, match="training event weights sum to -20"):
         fit(MLP(2, (2,)), X, y, -np.ones(20), **common)

@@ -131,3 +131,12 @@ def test_command_line_with_the_shipped_config(dataset, tmp_path, capsys):
     assert main([*argv[:3], "--model", "nope", *argv[5:]]) == 1
     err = capsys.readouterr().err
     assert "model 'nope' is not in classification.models" in err and "momentum" in err
+
+
+def test_a_diverging_model_is_a_user_error_naming_its_config_entry(dataset, tmp_path):
+    """fit raises TrainingError; the stage reports it as a UserError for the model's config entry."""
+    diverging = {**TINY_MODEL, "activation": "identity", "optimizer": {"name": "gd", "learning_rate": 1.0e6}}
+    config = {"classification": {"models": {"wild": diverging}}}
+    with pytest.raises(UserError, match=r"^classification\.models\.wild: the training loss became .*smaller learning_rate"):
+        train_classifier(config, "wild", dataset, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()

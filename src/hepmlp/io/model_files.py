@@ -1,5 +1,11 @@
 """Model folders: safe, self-describing files for a trained network.
 
+The network's own files (``model.npz`` and the network keys of
+``model.json``) are ``hepmlp.nn.network_file``, which ``MLP.save`` and
+``MLP.load`` use; this module adds what scoring raw events needs.  A trained
+model loads as one object: ``load_trained(folder).score(X_raw)``
+standardises and scores (``MLP.load`` refuses a trained folder).
+
 A model folder holds
 
 - ``model.npz``: the weights and biases ``W0, b0, W1, b1, ...`` as plain
@@ -22,40 +28,23 @@ files of one save appear together or not at all.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hepmlp import __version__
 from hepmlp.errors import UserError
-from hepmlp.io.array_files import check_seal, manifest, read_arrays, sealed_json, write_arrays
+from hepmlp.io.array_files import sealed_json, write_arrays
+from hepmlp.nn import MLP
+from hepmlp.nn.network_file import describe_network, model_paths, read_description, read_network, require_keys
 from hepmlp.outputs import atomic_outputs
 
-if TYPE_CHECKING:
-    from hepmlp.nn import MLP
-
-FORMAT = "hepmlp-model"
-FORMAT_VERSION = 1
-ARRAYS_FILE = "model.npz"
-METADATA_FILE = "model.json"
 HISTORY_FILE = "history.csv"
 HISTORY_COLUMNS = ("epoch", "train_loss", "validation_loss", "learning_rate", "seconds")
-
-
-# --------------------------------------------------------------------------- paths and JSON
-def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    """``(model.npz, model.json)`` for a model folder, or for ``X.npz`` -> ``(X.npz, X.json)``."""
-    path = Path(path)
-    if path.suffix == ".npz":
-        return path, path.with_suffix(".json")
-    return path / ARRAYS_FILE, path / METADATA_FILE
 
 
 def jsonable(value: Any) -> Any:
@@ -74,110 +63,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)
     return value
-
-
-def _read_metadata(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"{path} does not exist: the model folder is incomplete; retrain or copy the whole folder")
-    try:
-        metadata = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path} is not valid JSON ({error}); retrain the model or restore the file") from None
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise UserError(f"{path} is not a hepmlp model description (no \"format\": \"{FORMAT}\")")
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise UserError(
-            f"{path} has format_version {metadata.get('format_version')!r}; this hepmlp reads version "
-            f"{FORMAT_VERSION}: retrain the model with this version"
-        )
-    check_seal(metadata, path)
-    return metadata
-
-
-def _require(metadata: dict, keys: tuple[str, ...], path: Path) -> None:
-    missing = [key for key in keys if key not in metadata]
-    if missing:
-        raise UserError(f"{path} lacks key(s) {', '.join(missing)}; retrain the model or restore the file")
-
-
-def versions() -> dict[str, str]:
-    """Versions recorded in every ``model.json``."""
-    return {"hepmlp": __version__, "numpy": np.__version__, "python": platform.python_version()}
-
-
-# --------------------------------------------------------------------------- the network alone
-def _network_metadata(mlp: MLP) -> tuple[dict, dict[str, np.ndarray]]:
-    arrays = mlp.to_arrays()
-    metadata = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "architecture": jsonable(mlp.architecture()),
-        "layer_sizes": [int(size) for size in mlp.layer_sizes],
-        "arrays": manifest(arrays),
-        "versions": versions(),
-    }
-    return metadata, arrays
-
-
-def expected_array_shapes(layer_sizes: list[int]) -> dict[str, list[int]]:
-    """``W{i}``: ``(n_{i}, n_{i+1})`` and ``b{i}``: ``(n_{i+1},)`` for layer sizes ``n_0 .. n_L``."""
-    shapes: dict[str, list[int]] = {}
-    for index, (n_in, n_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
-        shapes[f"W{index}"] = [n_in, n_out]
-        shapes[f"b{index}"] = [n_out]
-    return shapes
-
-
-def _load_network(npz_path: Path, json_path: Path, metadata: dict) -> MLP:
-    from hepmlp.nn import MLP
-
-    _require(metadata, ("architecture", "layer_sizes", "arrays"), json_path)
-    layer_sizes = metadata["layer_sizes"]
-    record = metadata["arrays"]
-    if (not isinstance(record, dict) or not all(isinstance(entry, dict) for entry in record.values())
-            or not isinstance(layer_sizes, list) or len(layer_sizes) < 2
-            or not all(isinstance(size, int) for size in layer_sizes)
-            or not isinstance(metadata["architecture"], dict)):
-        raise UserError(f"{json_path}: \"layer_sizes\", \"arrays\" or \"architecture\" is malformed; "
-                        "retrain the model")
-    shapes = expected_array_shapes(layer_sizes)
-    if set(shapes) != set(record):
-        raise UserError(
-            f"{json_path}: layer_sizes {layer_sizes} need arrays {', '.join(shapes)}, but the array "
-            f"manifest lists {', '.join(record)}; the files do not belong together"
-        )
-    for name, shape in shapes.items():
-        if list(record[name].get("shape", [])) != shape:
-            raise UserError(
-                f"{json_path}: layer_sizes {layer_sizes} need {name} of shape {shape}, but the array "
-                f"manifest says {record[name].get('shape')}; the files do not belong together"
-            )
-    arrays = read_arrays(npz_path, record)
-    try:
-        mlp = MLP.from_arrays(metadata["architecture"], arrays)
-    except (ValueError, TypeError, KeyError) as error:
-        raise UserError(f"{json_path}: the architecture does not fit the arrays in {npz_path.name} ({error})") from None
-    if [int(size) for size in mlp.layer_sizes] != [int(size) for size in layer_sizes]:
-        raise UserError(
-            f"{json_path}: the architecture builds layers {list(mlp.layer_sizes)} but layer_sizes says "
-            f"{layer_sizes}; the file was edited by hand"
-        )
-    return mlp
-
-
-def save_model(mlp: MLP, path: str | os.PathLike) -> None:
-    """Save the network alone (architecture + arrays) to a folder or to ``X.npz`` (+ ``X.json``)."""
-    npz_path, json_path = model_paths(path)
-    metadata, arrays = _network_metadata(mlp)
-    with atomic_outputs(npz_path, json_path) as (npz_tmp, json_tmp):
-        write_arrays(npz_tmp, arrays)
-        json_tmp.write_text(sealed_json(metadata))
-
-
-def load_model(path: str | os.PathLike) -> MLP:
-    """The network saved by ``save_model`` or ``save_trained`` at ``path`` (folder or ``X.npz``)."""
-    npz_path, json_path = model_paths(path)
-    return _load_network(npz_path, json_path, _read_metadata(json_path))
 
 
 # --------------------------------------------------------------------------- trained models
@@ -239,7 +124,8 @@ def save_trained(
             f"network has {n_inputs} inputs but the dataset has {len(features)} features, "
             f"{len(mean)} means and {len(std)} standard deviations"
         )
-    metadata, arrays = _network_metadata(mlp)
+    arrays = mlp.to_arrays()
+    metadata = describe_network(mlp.architecture(), mlp.layer_sizes, arrays)
     table = history_frame(history)
     metadata.update(
         {
@@ -309,13 +195,13 @@ def load_trained(folder: str | os.PathLike) -> TrainedModel:
             "(hepmlp train-classifier or train-regressor)"
         )
     npz_path, json_path = model_paths(folder)
-    metadata = _read_metadata(json_path)
-    _require(metadata, ("task", "loss", "features", "expressions", "standardisation", "classes"), json_path)
+    metadata = read_description(json_path)
+    require_keys(metadata, ("task", "loss", "features", "expressions", "standardisation", "classes"), json_path)
     if not (isinstance(metadata["features"], list) and isinstance(metadata["expressions"], dict)
             and isinstance(metadata["classes"], list)):
         raise UserError(f"{json_path}: \"features\" and \"classes\" must be lists and \"expressions\" "
                         "a mapping; retrain the model or restore the file")
-    mlp = _load_network(npz_path, json_path, metadata)
+    mlp = read_network(npz_path, json_path, metadata, MLP.from_arrays)
     features = list(metadata["features"])
     expressions = dict(metadata["expressions"])
     try:

@@ -6,29 +6,32 @@ A model entry (``classification.models.<name>`` or ``regression.models.<name>``)
     activation: tanh
     optimizer: {name: nesterov, learning_rate: 0.05, momentum: 0.9, ...}
     schedule: {name: exponential, decay: 0.03}
-    training: {epochs: 40, batch_size: 256, tol: 1.0e-7, patience: 8, seed: 1, dtype: float64}
+    training: {epochs: 40, batch_size: 256, tol: 1.0e-7, patience: 8, seed: 1, dtype: float64,
+               max_params: 2000}
 
 The schema fills every optimizer and schedule option with a default, so only
 the options the chosen optimizer / schedule takes are passed on.  A value the
 schema lets through but the optimizer or schedule refuses (momentum 1, newton
-with mini-batches) is a ``UserError`` naming the config key.
+with mini-batches) is a ``TrainingError`` naming the config key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from hepmlp.errors import UserError
-from hepmlp.optim.optimizers import OPTIMIZER_OPTIONS, make_optimizer
+from hepmlp.optim.optimizers import OPTIMIZER_OPTIONS, OPTIMIZERS, make_optimizer
 from hepmlp.optim.schedules import SCHEDULE_OPTIONS, make_schedule
 
+from .errors import TrainingError
+from .hessian import DEFAULT_MAX_PARAMS
 from .network import MLP
-from .training import History, fit
+from .training import EpochProgress, History, fit
 
 MODEL_KEYS = ("hidden", "activation", "optimizer", "schedule", "training")
-TRAINING_KEYS = ("epochs", "batch_size", "tol", "patience", "seed", "dtype")
+TRAINING_KEYS = ("epochs", "batch_size", "tol", "patience", "seed", "dtype", "max_params")
 
 
 def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
@@ -54,7 +57,7 @@ def build_model(model_config: dict[str, Any], n_inputs: int, *, output: str, n_o
 
 def fit_from_config(model: MLP, model_config: dict[str, Any], X: np.ndarray, y: np.ndarray,
                     weights: np.ndarray | None, *, loss: str, validation=None,
-                    progress: bool = False) -> History:
+                    progress: Callable[[EpochProgress], None] | None = None) -> History:
     """``fit`` with the optimizer, schedule and training settings of ``model_config``."""
     _check_keys(model_config, MODEL_KEYS, "the model entry")
     optimizer = dict(model_config.get("optimizer") or {})
@@ -64,8 +67,8 @@ def fit_from_config(model: MLP, model_config: dict[str, Any], X: np.ndarray, y: 
     if name not in OPTIMIZER_OPTIONS:
         raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZER_OPTIONS)}")
     learning_rate = optimizer.pop("learning_rate", 1.0 if name == "newton" else 0.01)
-    accepted = OPTIMIZER_OPTIONS[name] + (("max_params",) if name == "newton" else ())
-    general = {"momentum", "damping", "max_params", "beta1", "beta2", "epsilon"}
+    accepted = OPTIMIZER_OPTIONS[name]
+    general = {"momentum", "damping", "beta1", "beta2", "epsilon"}
     _check_keys(optimizer, tuple(sorted(general)), "the model's optimizer")
     optimizer_options = {key: value for key, value in optimizer.items() if key in accepted}
 
@@ -79,19 +82,19 @@ def fit_from_config(model: MLP, model_config: dict[str, Any], X: np.ndarray, y: 
     training = dict(model_config.get("training") or {})
     _check_keys(training, TRAINING_KEYS, "the model's training section")
     batch_size = training.get("batch_size", 256)
-    if name == "newton" and batch_size is not None:
-        raise UserError(f"optimizer 'newton' uses the full batch (exact Hessian), but the model's "
-                        f"training.batch_size is {batch_size}; set training.batch_size: null")
+    if OPTIMIZERS[name].full_batch_only and batch_size is not None:
+        raise TrainingError(f"optimizer {name!r} uses the full batch (exact Hessian), but the model's "
+                            f"training.batch_size is {batch_size}; set training.batch_size: null")
     try:   # the values themselves, before any training starts
-        make_optimizer(name, **{key: value for key, value in optimizer_options.items()
-                                if key != "max_params"})
+        make_optimizer(name, **optimizer_options)
         make_schedule(schedule_name, learning_rate, **schedule)
     except ValueError as error:
-        raise UserError(f"the model's optimizer/schedule settings are invalid: {error}; "
+        raise TrainingError(f"the model's optimizer/schedule settings are invalid: {error}; "
                         "fix them in the model entry of the config") from None
     return fit(model, X, y, weights, loss=loss, optimizer=name, learning_rate=learning_rate,
                schedule=schedule_name, schedule_options=schedule,
                epochs=training.get("epochs", 50), batch_size=batch_size,
                tol=training.get("tol"), validation=validation,
                patience=training.get("patience"), seed=training.get("seed", 0),
-               progress=progress, optimizer_options=optimizer_options)
+               progress=progress, optimizer_options=optimizer_options,
+               max_params=training.get("max_params", DEFAULT_MAX_PARAMS))

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hepmlp.errors import UserError
-
 from .activations import ACTIVATIONS, DERIVATIVES, OUTPUT_FUNCTIONS, SECOND_DERIVATIVES
+from .errors import TrainingError
 from .losses import event_scale, resolve_loss
 from .network import MLP
 
@@ -32,14 +31,14 @@ BLOCK_ELEMENTS = 2_000_000   # directions × events × units held at once (16 MB
 
 
 def check_hessian_size(n_params: int, max_params: int = DEFAULT_MAX_PARAMS) -> None:
-    """UserError when an n_params × n_params Hessian exceeds the configured limit."""
+    """TrainingError when an n_params × n_params Hessian exceeds the configured limit."""
     if n_params > max_params:
         megabytes = n_params * n_params * 8 / 1e6
-        raise UserError(
+        raise TrainingError(
             f"the exact Hessian of a network with {n_params} parameters needs "
             f"{n_params}² float64 values = {megabytes:,.1f} MB, above the limit of "
             f"max_params = {max_params} parameters; use a smaller network (fewer hidden "
-            f"units), another optimizer, or raise optimizer.max_params"
+            f"units), another optimizer, or raise training.max_params"
         )
 
 

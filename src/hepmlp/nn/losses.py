@@ -24,12 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
+from hepmlp.choices import check_choice
+
 from .activations import DERIVATIVES, SECOND_DERIVATIVES
 
-LOSSES = ("cross_entropy", "mse")
+LossName = Literal["cross_entropy", "mse"]
+LOSSES: tuple[LossName, ...] = get_args(LossName)
 
 
 def event_scale(weights: np.ndarray | None, n: int, dtype: np.dtype) -> np.ndarray | float:
@@ -121,10 +125,9 @@ class Loss:
     curvature: Callable
 
 
-def resolve_loss(name: str, output: str) -> Loss:
+def resolve_loss(name: LossName, output: str) -> Loss:
     """The loss ``name`` (cross_entropy | mse) for the output unit ``output``."""
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
+    check_choice("loss", name, LOSSES)
     if name == "cross_entropy":
         if output == "sigmoid":
             return Loss("binary_cross_entropy", binary_cross_entropy, bce_curvature)

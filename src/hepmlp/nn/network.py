@@ -28,8 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from hepmlp.choices import check_choice
+
 from .activations import ACTIVATIONS, DERIVATIVES, OUTPUT_FUNCTIONS, check_activation
 from .losses import event_scale, resolve_loss
+from .network_file import describe_network, model_paths, read_description, read_network, write_network
 
 DTYPES = ("float32", "float64")
 INFERENCE_CHUNK = 65536
@@ -64,8 +67,7 @@ class MLP:
                  seed: int = 0, dtype: str = "float64"):
         self.activation = check_activation(activation)
         self.output = check_activation(output, output=True)
-        if str(np.dtype(dtype)) not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+        check_choice("dtype", str(np.dtype(dtype)), DTYPES)
         if output == "softmax" and n_outputs < 2:
             raise ValueError("output 'softmax' needs n_outputs >= 2 (one per class)")
         self.dtype = np.dtype(dtype)
@@ -280,7 +282,7 @@ class MLP:
         return arrays
 
     @classmethod
-    def from_arrays(cls, architecture: dict[str, Any], arrays: dict[str, np.ndarray]) -> "MLP":
+    def from_arrays(cls, architecture: dict[str, Any], arrays: dict[str, np.ndarray]) -> MLP:
         """Rebuild a network from ``architecture()`` and ``to_arrays()``."""
         valid = ("n_inputs", "hidden", "activation", "output", "n_outputs", "dtype", "seed")
         unknown = sorted(set(architecture) - set(valid))
@@ -300,17 +302,28 @@ class MLP:
         return model
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the network with ``hepmlp.io.model_files.save_model``."""
-        from hepmlp.io import model_files
-
-        model_files.save_model(self, path)
+        """Write ``model.npz`` + ``model.json`` to the folder ``path`` (or ``X.npz`` + ``X.json``)."""
+        arrays = self.to_arrays()
+        write_network(path, describe_network(self.architecture(), self.layer_sizes, arrays), arrays)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "MLP":
-        """Read a network written by ``save`` (``hepmlp.io.model_files.load_model``)."""
-        from hepmlp.io import model_files
+    def load(cls, path: str | os.PathLike) -> MLP:
+        """The network written by ``save`` at ``path`` (a folder or ``X.npz``).
 
-        return model_files.load_model(path)
+        A trained model folder (from ``hepmlp train-classifier`` or
+        ``train-regressor``) is refused: its network expects standardised
+        inputs, so it is loaded with ``hepmlp.io.model_files.load_trained``,
+        whose ``score`` takes raw feature values.
+        """
+        npz_path, json_path = model_paths(path)
+        description = read_description(json_path)
+        if "standardisation" in description:
+            raise ValueError(
+                f"{json_path} is a trained model, whose network expects standardised inputs; load it "
+                f"with hepmlp.io.model_files.load_trained({str(npz_path.parent)!r}) and score raw "
+                f"features with its .score(X)"
+            )
+        return read_network(npz_path, json_path, description, cls.from_arrays)
 
     def __repr__(self) -> str:
         return (f"MLP(layers={self.layer_sizes}, activation={self.activation!r}, "

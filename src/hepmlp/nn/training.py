@@ -12,8 +12,13 @@ Stopping, checked after each epoch k:
   reason "patience" (with validation and patience the best-validation weights
   are restored at the end, whatever the reason);
 - ``epochs`` reached, reason "epochs".
-A NaN or infinite loss stops training with a ``UserError`` suggesting a
-smaller learning rate.
+A NaN or infinite loss stops training with a ``TrainingError`` suggesting a
+smaller learning rate.  ``fit`` never prints: after each epoch it hands an
+``EpochProgress`` to the ``progress`` callback, if one is given.
+
+The optimizer's flags decide what ``fit`` does for it: ``full_batch_only``
+refuses mini-batches, ``needs_hessian`` computes the exact Hessian each step
+(refusing networks above ``max_params`` parameters).
 
 L_k (``train_loss``) is the event-weighted mean Σ_b n_b L_b / n of the
 mini-batch losses seen during epoch k (one batch for full batch), each taken
@@ -25,19 +30,18 @@ is computed on the weights after the epoch.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from hepmlp.errors import UserError
-from hepmlp.optim.optimizers import OPTIMIZER_OPTIONS, Newton, make_optimizer
-from hepmlp.optim.schedules import make_schedule
+from hepmlp.optim.optimizers import Optimizer, OptimizerName, make_optimizer
+from hepmlp.optim.schedules import Schedule, ScheduleName, make_schedule
 
+from .errors import TrainingError
 from .hessian import DEFAULT_MAX_PARAMS, check_hessian_size, hessian
-from .losses import event_scale, resolve_loss
+from .losses import LossName, event_scale, resolve_loss
 from .network import MLP
 
 
@@ -70,28 +74,33 @@ class History:
         return asdict(self)
 
 
-def _make_optimizer(name: str, options: dict | None):
-    """(step object, max_params); max_params is fit's own option of newton."""
-    options = dict(options or {})
-    max_params = options.pop("max_params", DEFAULT_MAX_PARAMS) if name == "newton" else None
-    if name in OPTIMIZER_OPTIONS:
-        accepted = OPTIMIZER_OPTIONS[name] + (("max_params",) if name == "newton" else ())
-        unknown = sorted(set(options) - set(accepted))
-        if unknown:
-            raise ValueError(f"unknown optimizer_options {unknown} for {name!r}; "
-                             f"valid: {', '.join(accepted) or 'none'}")
-    return make_optimizer(name, **options), max_params
+@dataclass(frozen=True)
+class EpochProgress:
+    """What ``fit`` reports to its ``progress`` callback after each epoch.
+
+    ``epoch`` counts from 1 up to at most ``epochs``; the losses and
+    ``learning_rate`` are those recorded in ``History``; ``seconds`` is the
+    epoch's wall time and ``events`` the number of training events.
+    """
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    validation_loss: float | None
+    learning_rate: float
+    seconds: float
+    events: int
 
 
 def _check_inputs(X: np.ndarray, target: np.ndarray, w: np.ndarray | None, *, role: str) -> None:
-    """UserError for NaN/inf values or a non-positive weight sum in the ``role`` set."""
+    """TrainingError for NaN/inf values or a non-positive weight sum in the ``role`` set."""
     for name, values in (("features X", X), ("targets y", target), ("weights", w)):
         if values is not None and not np.all(np.isfinite(values)):
-            raise UserError(f"the {role} {name} contain NaN or infinite values; "
-                            f"fix or remove those events before training")
+            raise TrainingError(f"the {role} {name} contain NaN or infinite values; "
+                                f"fix or remove those events before training")
     if w is not None and w.size and not w.sum() > 0:
-        raise UserError(f"the {role} event weights sum to {w.sum():g}; the weighted mean loss "
-                        f"needs a positive sum of weights (check the negative-weight policy)")
+        raise TrainingError(f"the {role} event weights sum to {w.sum():g}; the weighted mean loss "
+                            f"needs a positive sum of weights (check the negative-weight policy)")
 
 
 def _split_validation(validation, model: MLP):
@@ -110,20 +119,24 @@ def _split_validation(validation, model: MLP):
 
 
 def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
-        loss: str, optimizer: str, learning_rate: float,
-        schedule: str | Callable[[int], float] | None = None, epochs: int,
+        loss: LossName, optimizer: OptimizerName, learning_rate: float,
+        schedule: ScheduleName | Schedule | None = None, epochs: int,
         batch_size: int | None = None, tol: float | None = None, validation=None,
-        patience: int | None = None, seed: int = 0, progress: bool = False,
-        optimizer_options: dict | None = None, schedule_options: dict | None = None) -> History:
+        patience: int | None = None, seed: int = 0,
+        progress: Callable[[EpochProgress], None] | None = None,
+        optimizer_options: dict | None = None, schedule_options: dict | None = None,
+        max_params: int = DEFAULT_MAX_PARAMS) -> History:
     """Train ``model`` in place on X (n, n_inputs), y ((n,) or (n, k) one-hot), weights (n,).
 
     ``optimizer``: gd, momentum, nesterov, newton (full batch only; exact
-    Hessian), adam; ``optimizer_options``: momentum; damping and max_params
-    (newton); beta1, beta2, epsilon (adam).  ``schedule``: a name (options in
-    ``schedule_options``: decay, hold) or a callable epoch -> η; default
-    constant.  ``validation``: (X_val, y_val[, w_val]).  Returns a ``History``.
+    Hessian, for networks of at most ``max_params`` parameters), adam;
+    ``optimizer_options``: momentum; damping (newton); beta1, beta2, epsilon
+    (adam).  ``schedule``: a name (options in ``schedule_options``: decay,
+    hold) or a callable epoch -> η; default constant.  ``validation``:
+    (X_val, y_val[, w_val]).  ``progress``: called with an ``EpochProgress``
+    after every epoch.  Returns a ``History``.
     """
-    step_object, max_params = _make_optimizer(optimizer, optimizer_options)
+    step_object = make_optimizer(optimizer, **(optimizer_options or {}))
     if callable(schedule):
         step_size = schedule
     else:
@@ -132,10 +145,10 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 or None (full batch), got {batch_size}")
-    if optimizer == "newton":
-        if batch_size is not None:
-            raise ValueError("optimizer 'newton' uses the full batch (exact Hessian); "
-                             "set batch_size to None (null in the config)")
+    if step_object.full_batch_only and batch_size is not None:
+        raise ValueError(f"optimizer {optimizer!r} uses the full batch (exact Hessian); "
+                         "set batch_size to None (null in the config)")
+    if step_object.needs_hessian:
         check_hessian_size(model.n_params, max_params)
 
     X = model._as_input(X)
@@ -158,13 +171,13 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
 
     def check_finite(value: float, epoch: int, rate: float, role: str = "training") -> None:
         if not math.isfinite(value):
-            raise UserError(
+            raise TrainingError(
                 f"the {role} loss became {value} in epoch {epoch + 1} ({optimizer}, learning "
                 f"rate {rate:.3g}): the steps are too large; use a smaller learning_rate "
                 f"(e.g. {rate / 10:.3g}) or a decaying schedule"
             )
 
-    # a diverging run overflows: the finite-loss check below reports it as a UserError
+    # a diverging run overflows: the finite-loss check below reports it as a TrainingError
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(epochs):
             started = time.perf_counter()
@@ -192,10 +205,8 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
             history.validation_loss.append(validation_loss)
             history.learning_rate.append(rate)
             history.seconds.append(seconds)
-            if progress:
-                shown = "" if validation_loss is None else f"  validation {validation_loss:.6g}"
-                print(f"epoch {epoch + 1}/{epochs}  train {value:.6g}{shown}  eta {rate:.3g}  "
-                      f"{seconds:.2f} s  {n / max(seconds, 1e-12):,.0f} events/s", file=sys.stderr)
+            if progress is not None:
+                progress(EpochProgress(epoch + 1, epochs, value, validation_loss, rate, seconds, n))
             if validation_loss is not None:
                 if validation_loss < best_loss:
                     best_loss, stale, history.best_epoch = validation_loss, 0, epoch
@@ -216,8 +227,7 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
         parameters[...] = best_params
     if validation is None:
         history.best_epoch = history.epochs - 1
-    if isinstance(step_object, Newton):
-        history.damped_steps = step_object.damped_steps
+    history.damped_steps = step_object.damped_steps
     return history
 
 
@@ -226,8 +236,8 @@ def _relative_weights(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return (w / float(w.mean())).astype(dtype).reshape(-1, 1)
 
 
-def _full_batch_step(model, step_object, parameters, X, target, w, scale, loss, loss_function,
-                     rate, max_params) -> float:
+def _full_batch_step(model: MLP, step_object: Optimizer, parameters, X, target, w, scale, loss,
+                     loss_function, rate, max_params) -> float:
     """One optimizer step on all events; returns the loss at the first gradient evaluation."""
     values: list[float] = []
 
@@ -239,7 +249,7 @@ def _full_batch_step(model, step_object, parameters, X, target, w, scale, loss, 
         return hessian(model, X, target, loss, w, max_params=max_params)
 
     step_object.step(parameters, gradient, rate,
-                     exact_hessian if isinstance(step_object, Newton) else None)
+                     exact_hessian if step_object.needs_hessian else None)
     return values[0]
 
 

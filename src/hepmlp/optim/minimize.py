@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .optimizers import OPTIMIZER_OPTIONS, Newton, make_optimizer
-from .schedules import Schedule, make_schedule
+from hepmlp.choices import check_choice
+
+from .optimizers import OPTIMIZER_OPTIONS, OPTIMIZERS, OptimizerName, make_optimizer
+from .schedules import Schedule, ScheduleName, make_schedule
 
 RUNAWAY_FACTOR = 1e8
 
@@ -47,33 +49,35 @@ class Result:
 def minimize(fun: Callable[[np.ndarray], float], x0, *,
              grad: Callable[[np.ndarray], np.ndarray],
              hessian: Callable[[np.ndarray], np.ndarray] | None = None,
-             method: str, learning_rate: float | None = None, momentum: float = 0.0,
-             schedule: str | Schedule | None = None, tol: float | None = 1e-8,
+             method: OptimizerName, learning_rate: float | None = None, momentum: float = 0.0,
+             schedule: ScheduleName | Schedule | None = None, tol: float | None = 1e-8,
              max_steps: int = 1000, optimizer_options: dict | None = None,
              schedule_options: dict | None = None) -> Result:
     """Minimise F = ``fun`` from ``x0`` with ``method`` (gd, momentum, nesterov, newton, adam).
 
-    ``grad(x)`` -> (d,), ``hessian(x)`` -> (d, d) (newton only).
-    ``learning_rate`` η0 is required except for newton (default 1) or with a
-    callable schedule.
+    ``grad(x)`` -> (d,), ``hessian(x)`` -> (d, d) (for an optimizer that
+    ``needs_hessian``: newton).  ``learning_rate`` η0 is required unless the
+    optimizer has a ``default_learning_rate`` (newton: 1) or the schedule is a
+    callable.
     ``momentum`` β for momentum/nesterov.  ``schedule``: a name (see
     ``schedules.py``, built with ``schedule_options``) or a callable
     step -> η; default constant.  ``optimizer_options``: damping (newton);
     beta1, beta2, epsilon (adam).  ``tol=None`` never stops early.
     """
-    if method not in OPTIMIZER_OPTIONS:
-        raise ValueError(f"unknown method {method!r}; valid: {', '.join(OPTIMIZER_OPTIONS)}")
+    check_choice("method", method, OPTIMIZER_OPTIONS)
+    needs_hessian = OPTIMIZERS[method].needs_hessian
+    default_learning_rate = OPTIMIZERS[method].default_learning_rate
     options = dict(optimizer_options or {})
-    if method in ("momentum", "nesterov"):
+    if "momentum" in OPTIMIZER_OPTIONS[method]:
         options.setdefault("momentum", momentum)
     elif momentum:
         raise ValueError(f"momentum applies to methods momentum and nesterov, not {method!r}")
     if learning_rate is None and not callable(schedule):
-        if method != "newton":
+        if default_learning_rate is None:
             raise ValueError(f"method {method!r} needs a learning_rate")
-        learning_rate = 1.0
-    if method == "newton" and hessian is None:
-        raise ValueError("method 'newton' needs hessian=callable(x) -> (d, d) array")
+        learning_rate = default_learning_rate
+    if needs_hessian and hessian is None:
+        raise ValueError(f"method {method!r} needs hessian=callable(x) -> (d, d) array")
     optimizer = make_optimizer(method, **options)
     if callable(schedule):
         if schedule_options:
@@ -102,6 +106,5 @@ def minimize(fun: Callable[[np.ndarray], float], x0, *,
         elif tol is not None and abs(value - losses[-2]) <= tol:
             converged = True
             break
-    damped = optimizer.damped_steps if isinstance(optimizer, Newton) else 0
     return Result(x=x, path=np.array(path), losses=np.array(losses), converged=converged,
-                  diverged=diverged, steps=steps, damped_steps=damped)
+                  diverged=diverged, steps=steps, damped_steps=optimizer.damped_steps)

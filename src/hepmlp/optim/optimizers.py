@@ -6,24 +6,51 @@ Each optimizer updates the parameter vector x **in place**:
 
 ``gradient()`` returns ∇F at the *current contents* of x (so the caller can
 point x at a network's flat parameter buffer and no copies are made);
-``hessian()`` likewise returns the (d, d) Hessian (Newton only).  State
-(velocity Δx, Adam moments) lives in the object and is sized on first use.
+``hessian()`` likewise returns the (d, d) Hessian.  State (velocity Δx,
+Adam moments) lives in the object and is sized on first use.
 ``make_optimizer(name, **options)`` builds one by name.
+
+Each optimizer states what its callers must provide, so that ``minimize`` and
+``fit`` never ask for an optimizer by name:
+
+- ``needs_hessian``: ``step`` needs ``hessian`` (newton);
+- ``full_batch_only``: the steps are exact only on the whole objective, so
+  ``fit`` refuses mini-batches (newton: the Hessian of a batch is not the
+  curvature of the loss);
+- ``default_learning_rate``: η0 when the caller gives none (newton: 1, the
+  full Newton step; None = the caller must choose one);
+- ``damped_steps``: how many steps needed damping (newton; 0 otherwise).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar, Literal
 
 import numpy as np
 import scipy.linalg
 
-from hepmlp.optim.choices import check_choice
+from hepmlp.choices import check_options
 
 Gradient = Callable[[], np.ndarray]
+OptimizerName = Literal["gd", "momentum", "nesterov", "newton", "adam"]
 
 
-class GradientDescent:
+class Optimizer:
+    """What every update rule has: ``step`` and the flags its callers read."""
+
+    needs_hessian: ClassVar[bool] = False
+    full_batch_only: ClassVar[bool] = False
+    default_learning_rate: ClassVar[float | None] = None
+    damped_steps: int = 0
+
+    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
+             hessian: Gradient | None = None) -> None:
+        """Update ``x`` in place by one step of size ``learning_rate``."""
+        raise NotImplementedError
+
+
+class GradientDescent(Optimizer):
     """gd:  x_{k+1} = x_k − η ∇F(x_k)."""
 
     def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
@@ -32,7 +59,7 @@ class GradientDescent:
         x -= learning_rate * g
 
 
-class Momentum:
+class Momentum(Optimizer):
     """momentum (heavy ball):
 
         Δx_{k+1} = β Δx_k − η ∇F(x_k)
@@ -55,7 +82,7 @@ class Momentum:
         x += self.velocity
 
 
-class Nesterov:
+class Nesterov(Optimizer):
     """nesterov (accelerated gradient), gradient taken at the look-ahead point:
 
         Δx_{k+1} = β Δx_k − η ∇F(x_k + β Δx_k)
@@ -85,7 +112,7 @@ class Nesterov:
         self.velocity -= self._scaled_gradient               # βΔx_k − η∇F(·)
 
 
-class Newton:
+class Newton(Optimizer):
     """newton with the exact Hessian H = ∇²F(x_k):
 
         x_{k+1} = x_k − η (H + λ I)⁻¹ ∇F(x_k)
@@ -102,6 +129,10 @@ class Newton:
     (rounding), λ is multiplied by 10 until it succeeds.  Damped steps are
     counted in ``damped_steps``; the last λ is in ``last_damping``.
     """
+
+    needs_hessian = True
+    full_batch_only = True
+    default_learning_rate = 1.0
 
     def __init__(self, damping: float = 1e-4):
         if not damping >= 0:
@@ -139,13 +170,13 @@ class Newton:
     def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
              hessian: Gradient | None = None) -> None:
         if hessian is None:
-            raise ValueError("method 'newton' needs the Hessian (pass hessian=...)")
+            raise ValueError("optimizer 'newton' needs the Hessian (pass hessian=...)")
         g = gradient()
         H = hessian()
         x -= (learning_rate * self.direction(g, H)).astype(x.dtype, copy=False)
 
 
-class Adam:
+class Adam(Optimizer):
     """adam (Kingma & Ba), with t = k + 1:
 
         m_t = β1 m_{t−1} + (1 − β1) g          g = ∇F(x_k)
@@ -189,7 +220,7 @@ class Adam:
         x -= work
 
 
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, type[Optimizer]] = {
     "gd": GradientDescent,
     "momentum": Momentum,
     "nesterov": Nesterov,
@@ -206,10 +237,10 @@ OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def make_optimizer(name: str, **options):
+def make_optimizer(name: OptimizerName, **options: float) -> Optimizer:
     """The optimizer ``name`` (gd, momentum, nesterov, newton, adam) with its options.
 
     ValueError for an unknown name or option, listing the valid ones.
     """
-    check_choice("optimizer", name, options, OPTIMIZER_OPTIONS)
+    check_options("optimizer", name, options, OPTIMIZER_OPTIONS)
     return OPTIMIZERS[name](**options)

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
-from hepmlp.optim.choices import check_choice
+from hepmlp.choices import check_options
 
 Schedule = Callable[[int], float]
+ScheduleName = Literal["constant", "linear", "quadratic", "exponential", "hold_then_decay"]
 
 
 def constant(learning_rate: float) -> Schedule:
@@ -83,13 +85,13 @@ SCHEDULE_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def make_schedule(name: str, learning_rate: float, **options) -> Schedule:
+def make_schedule(name: ScheduleName, learning_rate: float, **options: float) -> Schedule:
     """The schedule ``name`` starting at ``learning_rate``.
 
     ValueError for an unknown name or an option the schedule does not take,
     listing the valid ones.
     """
-    check_choice("schedule", name, options, SCHEDULE_OPTIONS)
+    check_options("schedule", name, options, SCHEDULE_OPTIONS)
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
     return SCHEDULES[name](float(learning_rate), **options)

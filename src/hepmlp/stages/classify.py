@@ -86,6 +86,7 @@ def train_classifier(
     from hepmlp.data.store import read_info
     from hepmlp.io.model_files import save_trained
     from hepmlp.nn import build_model, fit_from_config
+    from hepmlp.stages.progress import print_epoch, training_errors
 
     model_config = model_entry(config, model_name)
     dataset_dir = Path(dataset_dir)
@@ -105,9 +106,11 @@ def train_classifier(
             f"{X_train.shape[1]} features, layers {tuple(model.layer_sizes)}",
             file=sys.stderr,
         )
-    history = fit_from_config(
-        model, model_config, X_train, y_train, w_train, loss=LOSS, validation=validation, progress=progress
-    )
+    with training_errors(f"classification.models.{model_name}"):
+        history = fit_from_config(
+            model, model_config, X_train, y_train, w_train, loss=LOSS, validation=validation,
+            progress=print_epoch if progress else None,
+        )
     outdir = Path(outdir)
     save_trained(outdir, model, info=info, model_config=model_config, loss=LOSS, history=history)
     return outdir

@@ -181,6 +181,7 @@ def train_regression_model(
     the target's units (multiplied by ``std^2``).
     """
     from hepmlp.nn import build_model, fit_from_config
+    from hepmlp.stages.progress import print_epoch, training_errors
 
     mean, std = target_scale(train, where=where, info=info)
     warn_about_target_tails(train, info)
@@ -195,10 +196,11 @@ def train_regression_model(
             validation.training_weight,
         )
     model = build_model(model_config, X_train.shape[1], output="identity", n_outputs=1)
-    history = fit_from_config(
-        model, model_config, X_train, y_train, train.training_weight, loss="mse",
-        validation=validation_data, progress=progress,
-    )
+    with training_errors(where):
+        history = fit_from_config(
+            model, model_config, X_train, y_train, train.training_weight, loss="mse",
+            validation=validation_data, progress=print_epoch if progress else None,
+        )
     record = dict(history.as_dict())
     for key in ("train_loss", "validation_loss"):
         if record.get(key) is not None:
