@@ -11,14 +11,8 @@ import pytest
 
 from hepmlp.data.store import standardise
 from hepmlp.errors import UserError
-from hepmlp.io import model_files
-<<<<<<< HEAD
 from hepmlp.io.array_files import sealed_json, write_arrays
-from hepmlp.io.model_files import load_model, load_trained, save_model, save_trained
-=======
-from hepmlp.io.array_files import write_arrays
 from hepmlp.io.model_files import load_trained, save_trained
->>>>>>> 554430f (nn/optim house: the network's file format next to MLP (no nn<->io cycle), progress callback and TrainingError instead of prints and UserError in nn, optimizer flags needs_hessian/full_batch_only/default_learning_rate instead of newton branches, training.max_params, one check_choice (hepmlp.choices), MLP.load refuses a trained folder naming load_trained)
 from hepmlp.nn import MLP
 
 FEATURES = ["lep1_pt", "met", "n_jets"]
