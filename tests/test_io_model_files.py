@@ -11,6 +11,7 @@ import pytest
 
 from hepmlp.data.store import standardise
 from hepmlp.errors import UserError
+from hepmlp.io import model_files
 from hepmlp.io.array_files import sealed_json, write_arrays
 from hepmlp.io.model_files import load_trained, save_trained
 from hepmlp.nn import MLP
