@@ -52,15 +52,25 @@ def quadratic(learning_rate: float) -> Schedule:
     return schedule
 
 
+def _check_decay(decay: float) -> None:
+    """The lecture's exponential schedule needs β = decay > 0 (β = 0 would never decay)."""
+    if not decay > 0:
+        raise ValueError(f"decay must be positive (eta_k = eta_0 exp(-decay k) with decay > 0), got {decay}")
+
+
 def exponential(learning_rate: float, *, decay: float = 0.05) -> Schedule:
-    """η_k = η0 · exp(−decay · k)."""
+    """η_k = η0 · exp(−decay · k), decay > 0."""
+    _check_decay(decay)
+
     def schedule(step: int) -> float:
         return learning_rate * math.exp(-decay * step)
     return schedule
 
 
 def hold_then_decay(learning_rate: float, *, hold: int = 10, decay: float = 0.1) -> Schedule:
-    """η_k = η0 for k < hold, then η0 · exp(−decay · (k − hold))."""
+    """η_k = η0 for k < hold, then η0 · exp(−decay · (k − hold)), decay > 0."""
+    _check_decay(decay)
+
     def schedule(step: int) -> float:
         if step < hold:
             return learning_rate
