@@ -389,6 +389,48 @@ def test_split_fractions_must_sum_to_one(ntuples, tmp_path):
 
 
 @pytest.mark.parametrize(
+    "split, key",
+    [
+        ({"method": "random", "train": 0.8, "validation": 0.0, "test": 0.2}, "validation"),
+        ({"method": "random", "train": 0.8, "validation": 0.2, "test": 0.0}, "test"),
+        ({"method": "modulo", "modulo": 2, "train": 1.0, "validation": 0.0, "test": 0.0}, "validation"),
+    ],
+)
+def test_zero_fraction_that_the_method_uses_is_refused_at_the_config(ntuples, tmp_path, split, key):
+    """Issue 17, case 5: an empty split used to fail only at evaluation ("holds only class index(es) []")."""
+    config = base_config(ntuples)
+    config["split"] = split
+    expect_error(config, tmp_path / "dataset", f"config key split.{key} is 0",
+                 f"split.method {split['method']}", f"the {key} split empty", "positive fraction")
+
+
+def test_modulo_with_k_above_two_ignores_the_fractions(ntuples, tmp_path):
+    config = base_config(ntuples)
+    config["split"] = {"method": "modulo", "modulo": 3, "train": 1.0, "validation": 0.0, "test": 0.0}
+    build_classification_dataset(config, tmp_path / "dataset")
+    _, frames = load(tmp_path / "dataset")
+    assert all(len(frame) > 100 for frame in frames.values())
+
+
+def test_nonfinite_drop_of_every_event_says_so(ntuples, tmp_path):
+    """Issue 17, case 8: this used to say "the training split is empty: too few selected events"."""
+    config = base_config(ntuples)
+    config["weights"] = {"nonfinite": "drop"}
+    config["features"]["met"] = "MET_pt * 0 / 0"
+    message = expect_error(config, tmp_path / "dataset", "sample 'hww'", "weights.nonfinite: drop removed all",
+                           "feature 'met':", "guard the expression")
+    assert "split" not in message
+
+
+def test_bad_step_size_is_named_as_a_config_key_not_a_sample(ntuples, tmp_path):
+    """Issue 17, case 8: this used to be prefixed "sample 'hww':"."""
+    config = base_config(ntuples)
+    config["reading"] = {"step_size": "lots"}
+    message = expect_error(config, tmp_path / "dataset", "config key reading.step_size 'lots' is not a size")
+    assert "sample" not in message
+
+
+@pytest.mark.parametrize(
     "key, text, fragments",
     [
         ("features", "sqrt(MET_pt", ["config key features.broken", "expected ',' or ')'", "sqrt(MET_pt\n"]),

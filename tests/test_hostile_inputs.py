@@ -4,12 +4,12 @@
 2. a literal and a branch shared a key of the expression cache;
 3. an index literal of 4,301 digits raised a traceback;
 7. Ctrl-C during start-up printed a traceback; a killed save left its
-   ``.partial-PID`` file for good.
+   ``.partial-PID`` file for good;
+8. (in part) a wrong tree in ``hepmlp apply`` told the user to set a sample's tree.
 
-Cases 4 (memory), 5 (zero split fractions), 6 (errors under Snakemake) and 8
-(misleading messages) live next to the stages they concern:
-``test_nn_memory.py``, ``test_data_dataset.py``, ``test_workflow_errors.py``
-and ``test_data_dataset.py`` / ``test_io_apply.py``.
+Cases 4 (memory), 5 (zero split fractions), 6 (errors under Snakemake) and the
+dataset messages of 8 live next to the stages they concern:
+``test_nn_memory.py``, ``test_data_dataset.py`` and ``test_workflow_errors.py``.
 """
 
 from __future__ import annotations
@@ -109,6 +109,18 @@ def test_model_json_without_seal_is_refused(model_and_input):
     tamper(folder, lambda d: d.pop("description_sha256"))
     with pytest.raises(UserError, match=r"has no \"description_sha256\".*retrain the model"):
         load_trained(folder)
+
+
+# --------------------------------------------------------------------------- case 8 (apply)
+def test_wrong_tree_in_apply_names_the_option_not_a_sample(model_and_input, tmp_path, capsys):
+    folder, ntuple = model_and_input
+    output = tmp_path / "scores.root"
+    arguments = ["apply", "--model", str(folder), "--input", str(ntuple), "--tree", "Event", "--output", str(output)]
+    assert main(arguments) == 1
+    message = capsys.readouterr().err
+    assert "has no tree 'Event' (did you mean 'Events'?)" in message
+    assert message.rstrip().endswith("pass the input tree's name with --tree")
+    assert "sample" not in message and not output.exists()
 
 
 # --------------------------------------------------------------------------- case 2

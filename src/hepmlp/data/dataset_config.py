@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hepmlp.data.expressions import Expression, parse
+from hepmlp.data.read_settings import step_size_bytes
 from hepmlp.data.split import split_settings
 from hepmlp.data.weights import BALANCE_POLICIES, NEGATIVE_POLICIES, check_policy
 from hepmlp.errors import UserError
@@ -118,7 +119,13 @@ def _weights(config: Mapping) -> dict:
 
 
 def _step_size(config: Mapping):
-    return (config.get("reading") or {}).get("step_size", "50 MB")
+    """``reading.step_size``, checked here: a bad value is a config key's fault, not one sample's."""
+    step_size = (config.get("reading") or {}).get("step_size", "50 MB")
+    try:
+        step_size_bytes(step_size)
+    except UserError as error:
+        raise UserError(f"config key {error}") from None
+    return step_size
 
 
 def class_order(class_names: list[str]) -> list[str]:

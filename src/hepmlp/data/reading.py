@@ -101,7 +101,18 @@ def _close_matches(name: str, names: Sequence[str]) -> list[str]:
 
 
 class TreeNotFound(UserError):
-    """The file has no object of that name, or it is not a TTree (``open_tree``)."""
+    """The file has no object of that name, or it is not a TTree (``open_tree``).
+
+    ``problem`` says what is wrong; the message adds the fix for a sample of
+    the config.  Callers where the tree comes from elsewhere (``hepmlp apply
+    --tree``) word the fix themselves from ``problem``.
+    """
+
+    SAMPLE_FIX = "set the sample's 'tree' to one of them"
+
+    def __init__(self, problem: str, fix: str = SAMPLE_FIX):
+        self.problem = problem
+        super().__init__(f"{problem}; {fix}")
 
 
 def open_tree(path: str, tree: str):
@@ -125,10 +136,7 @@ def open_tree(path: str, tree: str):
         if tree not in file:
             close = _close_matches(tree, keys)
             hint = f" (did you mean {_quoted(close)}?)" if close else ""
-            raise TreeNotFound(
-                f"file {path} has no tree {tree!r}{hint}; keys in the file: {_listing(keys)}; "
-                "set the sample's 'tree' to one of them"
-            )
+            raise TreeNotFound(f"file {path} has no tree {tree!r}{hint}; keys in the file: {_listing(keys)}")
         ttree = file[tree]
     except UserError:
         file.close()
@@ -141,7 +149,7 @@ def open_tree(path: str, tree: str):
     if not isinstance(ttree, uproot.TTree):
         file.close()
         kind = getattr(ttree, "classname", type(ttree).__name__)
-        raise TreeNotFound(f"{tree!r} in {path} is a {kind}, not a TTree; point the sample at a TTree")
+        raise TreeNotFound(f"{tree!r} in {path} is a {kind}, not a TTree", "point the sample at a TTree")
     return file, ttree
 
 

@@ -245,6 +245,12 @@ def _report_nonfinite(spec: DatasetSpec, data: SampleData, counts: Counter) -> N
             f"(per column: {details}); guard the expression (e.g. with where() or maximum()) "
             "or set weights.nonfinite: drop"
         )
+    if data.n_dropped == data.n_selected:
+        raise UserError(
+            f"{where}: weights.nonfinite: drop removed all {data.n_selected} selected events, since each has "
+            f"a NaN or infinite value (per column: {details}); guard the expression (e.g. with where() or "
+            "maximum()) or check the sample's branches"
+        )
     warnings.warn(
         f"{where}: dropped {data.n_dropped} of {data.n_selected} selected events with NaN or infinite "
         f"values ({details})",

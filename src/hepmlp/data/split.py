@@ -29,12 +29,18 @@ TRAIN, VALIDATION, TEST = 0, 1, 2
 METHODS = ("random", "modulo")
 DEFAULTS = {"method": "random", "train": 0.6, "validation": 0.2, "test": 0.2, "seed": 1, "modulo": 3}
 TOLERANCE = 1e-6
+ROLES = {
+    "validation": "training needs validation events for early stopping and the loss history",
+    "test": "the evaluation needs test events for every metric and figure",
+}
 
 
 def split_settings(config: Mapping | None) -> dict:
     """The ``split`` config section with defaults filled in and checked.
 
-    Fractions must lie in [0, 1] and sum to 1; ``modulo`` must be >= 2.
+    Fractions must lie in [0, 1] and sum to 1; ``modulo`` must be >= 2; the
+    fractions the method uses (``fractions_used``) must be positive, so that
+    no split ends up empty.
     """
     settings = {**DEFAULTS, **(config or {})}
     unknown = sorted(set(settings) - set(DEFAULTS))
@@ -58,9 +64,27 @@ def split_settings(config: Mapping | None) -> dict:
         raise UserError("config key split.train must be positive: the classifier needs training events")
     if isinstance(settings["modulo"], bool) or not isinstance(settings["modulo"], int) or settings["modulo"] < 2:
         raise UserError(f"config key split.modulo: {settings['modulo']!r} must be an integer >= 2")
+    for name in fractions_used(settings)[1:]:
+        if settings[name] <= 0:
+            raise UserError(
+                f"config key split.{name} is 0, but split.method {settings['method']} then leaves the "
+                f"{name} split empty, and {ROLES[name]}; give it a positive fraction such as "
+                f"{DEFAULTS[name]} (and lower the others so that they sum to 1)"
+            )
     if not isinstance(settings["seed"], int) or isinstance(settings["seed"], bool):
         raise UserError(f"config key split.seed: {settings['seed']!r} must be an integer")
     return settings
+
+
+def fractions_used(settings: Mapping) -> tuple[str, ...]:
+    """The fractions that ``settings`` (a split section) divides events by.
+
+    ``random`` uses all three; ``modulo`` with k = 2 shares the odd events
+    between train and validation; ``modulo`` with k > 2 uses none.
+    """
+    if settings["method"] == "random":
+        return SPLITS
+    return ("train", "validation") if settings["modulo"] == 2 else ()
 
 
 def _generator(seed: int, stream: str) -> np.random.Generator:

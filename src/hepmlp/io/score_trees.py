@@ -177,7 +177,7 @@ def apply_models(
     ``step_size``: bytes per chunk (``"50 MB"``; an integer counts bytes).
     Returns the number of entries written (= entries in the chain).
     """
-    from hepmlp.data.reading import ExpressionReader, expand_files, step_size_bytes
+    from hepmlp.data.reading import ExpressionReader, TreeNotFound, expand_files, step_size_bytes
 
     models = _models_with_names(model_dirs)
     files = expand_files([os.fspath(path) for path in inputs])
@@ -192,7 +192,10 @@ def apply_models(
     output = Path(output)
     if any(Path(path).resolve() == output.resolve() for path in files if "://" not in path):
         raise UserError(f"--output {output} is also an input file; write the scores to a new file")
-    has_event, raw_branches = _raw_branches(files, tree, copies)
+    try:
+        has_event, raw_branches = _raw_branches(files, tree, copies)
+    except TreeNotFound as error:
+        raise UserError(f"{error.problem}; pass the input tree's name with --tree") from None
 
     reader = ExpressionReader(files, tree, expressions, step_size=step_size, progress="apply" if progress else None,
                               entry_column=None if has_event else EVENT_BRANCH, allow_empty=True)
