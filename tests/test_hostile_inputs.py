@@ -51,7 +51,8 @@ def model_and_input(tmp_path):
     events = {name: rng.normal(size=200) for name in FEATURES}
     ntuple = tmp_path / "events.root"
     with uproot.recreate(ntuple) as handle:
-        handle["Events"] = events
+        handle.mktree("Events", {name: "f8" for name in FEATURES})
+        handle["Events"].extend(events)
     return folder, ntuple
 
 
@@ -79,8 +80,9 @@ EDITS = {
 @pytest.mark.parametrize("edit", list(EDITS), ids=list(EDITS))
 def test_edited_model_json_is_refused_by_load_apply_and_export(model_and_input, tmp_path, capsys, edit):
     folder, ntuple = model_and_input
-    before = load_trained(folder).score(np.ones((2, 3)))
-    assert before.shape == (2,)
+    untouched = tmp_path / "untouched.root"
+    assert main(["apply", "--model", str(folder), "--input", str(ntuple), "--output", str(untouched)]) == 0
+    assert uproot.open(untouched)["Scores"].num_entries == 200
     tamper(folder, EDITS[edit])
     with pytest.raises(UserError, match=r"model\.json was changed after the model was saved"):
         load_trained(folder)

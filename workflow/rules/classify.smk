@@ -26,7 +26,8 @@ rule train_classifier:
         "../envs/hepmlp.yaml"
     shell:
         "hepmlp train-classifier --config results/config.yaml --model {wildcards.model}"
-        " --dataset results/dataset --outdir results/classification/{wildcards.model} > {log} 2>&1"
+        " --dataset results/dataset --outdir results/classification/{wildcards.model}"
+        " --mem-mb {resources.mem_mb} > {log} 2>&1"
 
 
 rule evaluate_classifier:

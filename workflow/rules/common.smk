@@ -13,6 +13,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import hepmlp.config
+import hepmlp.failed_logs
 from hepmlp.errors import UserError
 
 # The schema check runs first through hepmlp.config, which words a violation
@@ -23,6 +24,12 @@ try:
 except UserError as error:
     raise WorkflowError(str(error)) from None
 validate(config, "../schemas/config.schema.yaml")
+
+# A stage's own one-line error goes to its log file; when jobs fail, it is
+# printed on the terminal too, after Snakemake's summary.
+onerror:
+    hepmlp.failed_logs.report_failed_logs(log)
+
 
 # The rules call the `hepmlp` and `snakemake` commands of the environment that
 # runs Snakemake, also when it was started as .venv/bin/snakemake without

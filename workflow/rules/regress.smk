@@ -27,7 +27,7 @@ rule train_regressor:
     shell:
         "hepmlp train-regressor --config results/config.yaml --model {wildcards.model}"
         " --dataset results/regression/dataset --outdir results/regression/{wildcards.model}"
-        " > {log} 2>&1"
+        " --mem-mb {resources.mem_mb} > {log} 2>&1"
 
 
 rule evaluate_regressor:

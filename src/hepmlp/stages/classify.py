@@ -80,13 +80,19 @@ def _split_arrays(dataset_dir: Path, split: str, info: dict) -> tuple[np.ndarray
 
 
 def train_classifier(
-    config: dict, model_name: str, dataset_dir: str | os.PathLike, outdir: str | os.PathLike, *, progress: bool = True
+    config: dict, model_name: str, dataset_dir: str | os.PathLike, outdir: str | os.PathLike, *,
+    progress: bool = True, mem_mb: int | None = None,
 ) -> Path:
-    """Train ``classification.models[model_name]`` on ``dataset_dir``; write the model folder ``outdir``."""
+    """Train ``classification.models[model_name]`` on ``dataset_dir``; write the model folder ``outdir``.
+
+    Before the network is built, its memory estimate is checked against
+    ``mem_mb`` (the job's, from Snakemake) or the machine's memory.
+    """
     from hepmlp.data.store import read_info
     from hepmlp.io.model_files import save_trained
     from hepmlp.nn import build_model, fit_from_config
     from hepmlp.stages.progress import print_epoch, training_errors
+    from hepmlp.stages.memory_check import check_training_memory
 
     model_config = model_entry(config, model_name)
     dataset_dir = Path(dataset_dir)
@@ -99,6 +105,9 @@ def train_classifier(
         raise UserError(f"{dataset_dir / 'train.parquet'} has no events; loosen the selection or add samples")
     X_val, y_val, w_val = _split_arrays(dataset_dir, "validation", info)
     validation = (X_val, y_val, w_val) if X_val.shape[0] else None
+    check_training_memory(model_config, key=f"classification.models.{model_name}", rule="train_classifier",
+                          n_inputs=X_train.shape[1], n_outputs=n_outputs, n_train=X_train.shape[0],
+                          n_validation=X_val.shape[0], mem_mb=mem_mb)
     model = build_model(model_config, X_train.shape[1], output=output, n_outputs=n_outputs)
     if progress:
         print(
@@ -119,7 +128,15 @@ def train_classifier(
 def run(args: argparse.Namespace) -> None:
     from hepmlp.config import load_config
 
-    train_classifier(load_config(args.config), args.model, args.dataset, args.outdir, progress=True)
+    train_classifier(load_config(args.config), args.model, args.dataset, args.outdir, progress=True,
+                     mem_mb=args.mem_mb)
+
+
+def add_mem_mb_option(parser) -> None:
+    """``--mem-mb``: the memory the job may use (Snakemake's resources.mem_mb)."""
+    parser.add_argument("--mem-mb", type=int, default=None, metavar="MB",
+                        help="memory the job may use, in MB (the rules pass Snakemake's resources.mem_mb); "
+                             "default: what the machine has available")
 
 
 def register(subparsers) -> None:
@@ -132,4 +149,5 @@ def register(subparsers) -> None:
     parser.add_argument("--model", required=True, help="name of the model in classification.models")
     parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
     parser.add_argument("--outdir", required=True, help="model folder to write, e.g. results/classification/NAME")
+    add_mem_mb_option(parser)
     parser.set_defaults(func=run)

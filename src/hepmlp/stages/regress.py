@@ -53,6 +53,7 @@ from hepmlp.data.store import feature_matrix, read_info, read_split, standardise
 from hepmlp.errors import UserError
 from hepmlp.evaluate import calibration
 from hepmlp.outputs import atomic_outputs
+from hepmlp.stages.classify import add_mem_mb_option
 
 TAIL_SIGMAS = 10.0
 TAIL_SHARE_WARNING = 0.5
@@ -172,16 +173,20 @@ def fold_target_scale(mlp, mean: float, std: float):
 
 def train_regression_model(
     model_config: dict, info: dict, train: RegressionSplit, validation: RegressionSplit | None, *,
-    where: str = "the training split", progress: bool = False,
+    where: str = "the training split", progress: bool = False, model_key: str = "regression.models.<name>",
+    mem_mb: int | None = None,
 ):
     """Train on standardised features and target; return ``(mlp, history_dict)``.
 
     The returned ``mlp`` predicts the learning target (the standardisation is
     folded in); ``history_dict`` is ``History.as_dict()`` with the losses in
-    the target's units (multiplied by ``std^2``).
+    the target's units (multiplied by ``std^2``).  The network's memory
+    estimate is checked first (``memory_check``; ``model_key`` names the model
+    entry, ``mem_mb`` the job's memory).
     """
     from hepmlp.nn import build_model, fit_from_config
     from hepmlp.stages.progress import print_epoch, training_errors
+    from hepmlp.stages.memory_check import check_training_memory
 
     mean, std = target_scale(train, where=where, info=info)
     warn_about_target_tails(train, info)
@@ -195,6 +200,9 @@ def train_regression_model(
             (validation.target - mean) / std,
             validation.training_weight,
         )
+    check_training_memory(model_config, key=model_key, rule="train_regressor", n_inputs=X_train.shape[1], n_outputs=1,
+                          n_train=X_train.shape[0], n_validation=0 if validation_data is None else len(validation.target),
+                          mem_mb=mem_mb)
     model = build_model(model_config, X_train.shape[1], output="identity", n_outputs=1)
     with training_errors(where):
         history = fit_from_config(
@@ -223,7 +231,8 @@ def run_train(args: argparse.Namespace) -> None:
     print(f"train-regressor {args.model}: {len(train.target)} training, {len(validation.target)} validation events, "
           f"target {info['target']}", file=sys.stderr)
     mlp, history = train_regression_model(
-        model_config, info, train, validation, where=f"{Path(args.dataset) / 'train.parquet'}", progress=True
+        model_config, info, train, validation, where=f"{Path(args.dataset) / 'train.parquet'}", progress=True,
+        model_key=f"regression.models.{args.model}", mem_mb=args.mem_mb,
     )
     save_trained(args.outdir, mlp, info=info, model_config=model_config, loss="mse", history=history)
     print(f"train-regressor {args.model}: wrote {args.outdir}", file=sys.stderr)
@@ -343,6 +352,7 @@ def register(subparsers) -> None:
     train.add_argument("--model", required=True, help="a name in regression.models")
     train.add_argument("--dataset", required=True, help="regression dataset folder (results/regression/dataset)")
     train.add_argument("--outdir", required=True, help="model folder to write (results/regression/NAME)")
+    add_mem_mb_option(train)
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser("evaluate-regressor", help="response, resolution and plots of a calibration")
