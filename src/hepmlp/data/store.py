@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hepmlp.choices import check_choice
 from hepmlp.data.split import SPLITS
 from hepmlp.errors import UserError
 
@@ -38,8 +39,7 @@ def read_info(dataset_dir: str | os.PathLike) -> dict:
 
 def read_split(dataset_dir: str | os.PathLike, split: str) -> pd.DataFrame:
     """One of ``train``, ``validation``, ``test`` as a DataFrame."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    check_choice("split", split, SPLITS)
     path = Path(dataset_dir) / f"{split}.parquet"
     if not path.is_file():
         raise UserError(f"{path} does not exist: run the dataset stage first (hepmlp dataset ...)")

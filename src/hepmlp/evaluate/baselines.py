@@ -30,8 +30,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
+from hepmlp.choices import check_choice
+from hepmlp.nn.activations import hidden_unit
+
 BASELINES = ("sklearn_mlp", "hist_gradient_boosting")
-SKLEARN_ACTIVATIONS = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu", "identity": "identity"}
 MLP_MAX_EPOCHS = 200
 MLP_PATIENCE = 20
 MLP_BATCH_SIZE = 256
@@ -69,11 +71,10 @@ class BaselineResult:
 
 
 def _train_mlp(train: TrainingData, *, hidden, activation: str, seed: int) -> BaselineResult:
-    if activation not in SKLEARN_ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(SKLEARN_ACTIVATIONS)}")
+    sklearn_activation = hidden_unit(activation).sklearn_name
     estimator = MLPClassifier(
         hidden_layer_sizes=tuple(hidden),
-        activation=SKLEARN_ACTIVATIONS[activation],
+        activation=sklearn_activation,
         solver="adam",
         alpha=0.0,
         batch_size=min(MLP_BATCH_SIZE, train.X.shape[0]),
@@ -91,7 +92,7 @@ def _train_mlp(train: TrainingData, *, hidden, activation: str, seed: int) -> Ba
     seconds = time.perf_counter() - start
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     n_params = int(sum(W.size for W in estimator.coefs_) + sum(b.size for b in estimator.intercepts_))
-    description = f"MLPClassifier hidden {tuple(hidden)} {SKLEARN_ACTIVATIONS[activation]}, adam"
+    description = f"MLPClassifier hidden {tuple(hidden)} {sklearn_activation}, adam"
     return BaselineResult("sklearn_mlp", description, estimator, seconds, int(estimator.n_iter_),
                           float(estimator.loss_curve_[-1]), n_params, converged)
 
@@ -124,8 +125,7 @@ def train_baseline(
     threads: int = 1,
 ) -> BaselineResult:
     """Train the baseline ``name`` (one of ``BASELINES``) on ``train`` with at most ``threads`` threads."""
-    if name not in BASELINES:
-        raise ValueError(f"unknown baseline {name!r}; valid: {', '.join(BASELINES)}")
+    check_choice("baseline", name, BASELINES)
     with threadpool_limits(limits=threads):
         if name == "sklearn_mlp":
             return _train_mlp(train, hidden=hidden, activation=activation, seed=seed)

@@ -26,16 +26,17 @@ import warnings
 
 import numpy as np
 
-CALIBRATION_METHODS = ("raw", "linear", "mlp", "sklearn")
+from hepmlp.choices import check_choice
+from hepmlp.nn.activations import hidden_unit
+from hepmlp.optim import OPTIMIZERS
+
 TARGETS = ("ratio", "energy")
 # A feature is a calorimeter layer if its expression is a bare E_ECAL<n> / E_HCAL<n> branch.
 LAYER_EXPRESSION = re.compile(r"^\s*E_(ECAL|HCAL)\d+\s*$")
-SKLEARN_ACTIVATIONS = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu", "identity": "identity"}
 
 
 def _check_target(target: str) -> None:
-    if target not in TARGETS:
-        raise ValueError(f"unknown regression target {target!r}; valid: {', '.join(TARGETS)}")
+    check_choice("regression target", target, TARGETS)
 
 
 def target_from_energy(e_true: np.ndarray, e_raw: np.ndarray, target: str) -> np.ndarray:
@@ -112,12 +113,10 @@ def sklearn_regressor(model_config: dict, *, n_events: int):
     optimizer = dict(model_config.get("optimizer") or {"name": "adam"})
     training = dict(model_config.get("training") or {})
     activation = model_config.get("activation", "sigmoid")
-    if activation not in SKLEARN_ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(SKLEARN_ACTIVATIONS)}")
     batch_size = training.get("batch_size") or n_events
     options: dict = {
         "hidden_layer_sizes": tuple(int(size) for size in model_config.get("hidden", (32, 32))),
-        "activation": SKLEARN_ACTIVATIONS[activation],
+        "activation": hidden_unit(activation).sklearn_name,
         "alpha": 0.0,
         "batch_size": int(min(batch_size, n_events)),
         "max_iter": int(training.get("epochs", 200)),
@@ -126,7 +125,7 @@ def sklearn_regressor(model_config: dict, *, n_events: int):
         "random_state": int(training.get("seed", 0)),
         "shuffle": True,
     }
-    name = optimizer.get("name", "adam")
+    name = check_choice("optimizer", optimizer.get("name", "adam"), OPTIMIZERS)
     learning_rate = float(optimizer.get("learning_rate", 0.001))
     if name == "adam":
         options.update(
@@ -145,8 +144,6 @@ def sklearn_regressor(model_config: dict, *, n_events: int):
         )
     elif name == "newton":
         options.update(solver="lbfgs")
-    else:
-        raise ValueError(f"unknown optimizer {name!r}; valid: adam, gd, momentum, nesterov, newton")
     return MLPRegressor(**options)
 
 

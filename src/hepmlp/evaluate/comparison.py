@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hepmlp.choices import check_choice
 from hepmlp.data.store import feature_matrix, read_info, standardise
 from hepmlp.errors import UserError
 from hepmlp.evaluate.baselines import BASELINES, TrainingData, train_baseline
@@ -151,8 +152,7 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
     train_data, validation_data = _training_data(frames["train"], info), _training_data(frames["validation"], info)
     baselines = list((config.get("classification") or {}).get("baselines", BASELINES))
     for name in baselines:
-        if name not in BASELINES:
-            raise UserError(f"classification.baselines lists {name!r}; valid: {', '.join(BASELINES)}")
+        check_choice("baseline", name, BASELINES, where="classification.baselines", error=UserError)
         result = train_baseline(name, train_data, validation_data, hidden=hidden, activation=activation, seed=seed)
         scored = score_frames(_standardised_scorer(result.score, info), info["features"], frames,
                               n_outputs=1 if len(classes) == 2 else len(classes))

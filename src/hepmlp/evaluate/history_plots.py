@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from hepmlp.choices import check_choice
 from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
 
 LOG_SCALE_RATIO = 10.0
@@ -76,9 +77,7 @@ def plot_loss_comparison(
     formats: Sequence[str] = DEFAULT_FORMATS,
 ):
     """Every model's validation loss (solid) and train loss (dashed) against ``epoch`` or ``seconds``."""
-    choices = ("epoch", "seconds")
-    if against not in choices:
-        raise ValueError(f"unknown against {against!r}; valid: {', '.join(choices)}")
+    check_choice("against", against, ("epoch", "seconds"))
     figure, ax = new_figure(width=9.0)
     pooled = []
     for index, (name, history) in enumerate(histories.items()):

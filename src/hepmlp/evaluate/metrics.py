@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from hepmlp.choices import check_choice
+
 CONFUSION_NORMALISATIONS = ("none", "true", "predicted")
 
 
@@ -273,8 +275,7 @@ def weighted_confusion_matrix(
     1: the fraction of class i assigned to j) or ``"predicted"`` (each column
     sums to 1: the purity of prediction j).
     """
-    if normalise not in CONFUSION_NORMALISATIONS:
-        raise ValueError(f"unknown normalise {normalise!r}; valid: {', '.join(CONFUSION_NORMALISATIONS)}")
+    check_choice("normalise", normalise, CONFUSION_NORMALISATIONS)
     labels = np.asarray(labels, dtype=np.int64)
     predicted = np.asarray(predicted, dtype=np.int64)
     weights = _as_weights(weights, labels.size)

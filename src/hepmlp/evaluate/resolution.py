@@ -48,6 +48,8 @@ import warnings
 import numpy as np
 from scipy import optimize
 
+from hepmlp.choices import check_choice
+
 ROBUST_METHODS = ("gaussian_core", "central_fraction")
 CORE_WINDOW = 2.0  # half-width of the Gaussian core, in sigma
 CORE_RMS_OF_UNIT_GAUSSIAN = 0.8796256610342398  # RMS of N(0, 1) truncated to |z| < 2
@@ -123,8 +125,7 @@ def robust_statistics(
     see the module docstring.  Returns the keys of :func:`mean_rms`
     (``mean``, ``rms`` are the robust location and width) plus ``n_core``.
     """
-    if method not in ROBUST_METHODS:
-        raise ValueError(f"unknown robust method {method!r}; valid: {', '.join(ROBUST_METHODS)}")
+    check_choice("robust method", method, ROBUST_METHODS)
     values = np.asarray(values, dtype=np.float64)
     weights = _as_weights(values, weights)
     if values.size < 3:

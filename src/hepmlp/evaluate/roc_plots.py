@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 
+from hepmlp.choices import check_choice
 from hepmlp.evaluate.metrics import RocCurve
 from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, new_panel_grid, save_figure
 
@@ -137,8 +138,7 @@ def plot_roc_panels(
     holding every model's curve.
     """
     drawers = {"roc": draw_roc, "rejection": draw_rejection}
-    if kind not in drawers:
-        raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(drawers)}")
+    check_choice("kind", kind, drawers)
     figure, axes = new_panel_grid(len(panels), panel_width=7.0, panel_height=6.0)
     for ax, (title, curves) in zip(axes, panels.items()):
         drawers[kind](ax, curves, dashed=dashed, legend_title=title)

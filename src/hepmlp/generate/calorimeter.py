@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 from scipy.special import gammainc
 
+from hepmlp.choices import check_choice
 from hepmlp.errors import UserError
 
 PARTICLES = {"pion": 211, "electron": 11}
@@ -131,9 +132,7 @@ class CalorimeterParameters:
         values: dict[str, Any] = {}
         for name, value in section.items():
             if name == "particle":
-                if value not in PARTICLES:
-                    raise UserError(f"{where}.particle: unknown particle {value!r}; valid: {', '.join(PARTICLES)}")
-                values[name] = value
+                values[name] = check_choice("particle", value, PARTICLES, where=f"{where}.particle", error=UserError)
             elif name in ("ecal_layers_x0", "hcal_layers_lambda"):
                 if not isinstance(value, list | tuple) or not value or not all(_positive(v) for v in value):
                     raise UserError(f"{where}.{name}: must be a non-empty list of positive thicknesses, got {value!r}")

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import ACTIVATIONS, DERIVATIVES, OUTPUT_FUNCTIONS, SECOND_DERIVATIVES
 from .errors import TrainingError
 from .losses import event_scale, resolve_loss
-from .network import MLP
+from .network import MLP, forward_pass
 
 DEFAULT_MAX_PARAMS = 2000
 BLOCK_ELEMENTS = 2_000_000   # directions × events × units held at once (16 MB per array)
@@ -77,20 +76,17 @@ def hessian_vector_products(model: MLP, X: np.ndarray, target: np.ndarray, scale
     """
     m = directions.shape[0]
     direction_weights, direction_biases = model._layer_views(directions)
-    # forward pass and its R{·}
-    ys, zs, rys, rzs = [X], [], [None], []
-    for layer, (W, b, unit) in enumerate(zip(model.weights, model.biases, model.units)):
-        z = ys[-1] @ W + b
-        rz = np.matmul(ys[-1], direction_weights[layer]) + direction_biases[layer][:, None, :]
+    zs, outputs = forward_pass(X, model.weights, model.biases, model.units)
+    ys, output = [X, *outputs[:-1]], outputs[-1]   # y^(0) … y^(L−1), and y^(L)
+    # R{·} of the forward pass
+    rys, rzs = [None], []
+    for layer, W in enumerate(model.weights):
+        rz = np.matmul(ys[layer], direction_weights[layer]) + direction_biases[layer][:, None, :]
         if rys[-1] is not None:
             rz += np.matmul(rys[-1], W)
-        zs.append(z)
         rzs.append(rz)
         if layer < len(model.weights) - 1:
-            y_next = ACTIVATIONS[unit](z, np.empty_like(z))
-            rys.append(rz * DERIVATIVES[unit](z, y_next, np.ones_like(z)))
-            ys.append(y_next)
-    output = OUTPUT_FUNCTIONS[model.output](zs[-1], np.empty_like(zs[-1]))
+            rys.append(rz * model.units[layer].derivative(zs[layer], ys[layer + 1]))
     delta = np.empty_like(zs[-1])
     loss_function.value_and_gradient(zs[-1], output, target, scale, delta)
     r_delta = loss_function.curvature(zs[-1], output, target, scale, rzs[-1])
@@ -110,7 +106,7 @@ def hessian_vector_products(model: MLP, X: np.ndarray, target: np.ndarray, scale
         z, y_prev = zs[layer - 1], ys[layer]
         g = delta @ W.T
         r_g = np.matmul(r_delta, W.T) + np.matmul(delta, direction_weights[layer].transpose(0, 2, 1))
-        slope = DERIVATIVES[unit](z, y_prev, np.ones_like(z))
-        r_delta = r_g * slope + (g * SECOND_DERIVATIVES[unit](z, y_prev)) * rzs[layer - 1]
+        slope = unit.derivative(z, y_prev)
+        r_delta = r_g * slope + (g * unit.second_derivative(z, y_prev)) * rzs[layer - 1]
         delta = g * slope
     return products

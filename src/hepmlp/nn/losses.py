@@ -30,7 +30,7 @@ import numpy as np
 
 from hepmlp.choices import check_choice
 
-from .activations import DERIVATIVES, SECOND_DERIVATIVES
+from .activations import OUTPUT_UNITS
 
 LossName = Literal["cross_entropy", "mse"]
 LOSSES: tuple[LossName, ...] = get_args(LossName)
@@ -76,7 +76,7 @@ def categorical_cross_entropy(z, y, target, scale, out) -> float:
 
 def make_squared_error(output: str) -> Callable:
     """MSE for an element-wise output unit θ: l = Σ_j (y_j − t_j)²."""
-    derivative = DERIVATIVES[output]
+    derivative = OUTPUT_UNITS[output].backward
 
     def squared_error(z, y, target, scale, out) -> float:
         """L = Σ c_i Σ_j (y − t)²;  dL/dz = 2 c (y − t) θ'(z) → out."""
@@ -101,12 +101,11 @@ def softmax_curvature(z, y, target, scale, rz):
 
 def make_squared_error_curvature(output: str) -> Callable:
     """(d²L/dz²) Rz = 2 c [θ'(z)² + (y − t) θ''(z)] Rz."""
-    derivative = DERIVATIVES[output]
-    second = SECOND_DERIVATIVES[output]
+    unit = OUTPUT_UNITS[output]
 
     def curvature(z, y, target, scale, rz):
-        slope = derivative(z, y, np.ones_like(z))
-        return 2 * scale * (slope * slope + (y - target) * second(z, y)) * rz
+        slope = unit.derivative(z, y)
+        return 2 * scale * (slope * slope + (y - target) * unit.second_derivative(z, y)) * rz
 
     return curvature
 

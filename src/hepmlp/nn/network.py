@@ -24,19 +24,42 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from hepmlp.choices import check_choice
 
-from .activations import ACTIVATIONS, DERIVATIVES, OUTPUT_FUNCTIONS, check_activation
+from .activations import Activation, ActivationName, OutputName, hidden_unit, output_unit
 from .losses import event_scale, resolve_loss
 from .network_file import describe_network, model_paths, read_description, read_network, write_network
 
 DTYPES = ("float32", "float64")
 INFERENCE_CHUNK = 65536
 _MAX_WORKSPACES = 4
+
+
+def forward_pass(X: np.ndarray, weights: list[np.ndarray], biases: list[np.ndarray],
+                 units: list[Activation], pre_activations: list[np.ndarray] | None = None,
+                 activations: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The forward pass: ([z^(1) … z^(L)], [y^(1) … y^(L)]).
+
+        z^(l+1) = y^(l) W_l + b_l,   y^(l+1) = θ_l(z^(l+1)),   y^(0) = X (n, s_0)
+
+    Into the given buffers (shapes (n, s_{l+1})) when there are some, else
+    into new arrays.  The one forward loop of the package: training (work
+    buffers), inference (chunks) and the exact Hessian all use it.
+    """
+    zs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    y = X
+    for layer, (W, b, unit) in enumerate(zip(weights, biases, units)):
+        z = np.matmul(y, W, out=None if pre_activations is None else pre_activations[layer])
+        z += b                                                  # z^(l+1) = y^(l) W_l + b_l
+        y = unit.forward(z, np.empty_like(z) if activations is None else activations[layer])
+        zs.append(z)                                            # y^(l+1) = θ(z^(l+1))
+        ys.append(y)
+    return zs, ys
 
 
 class _Workspace:
@@ -63,10 +86,10 @@ class MLP:
     """
 
     def __init__(self, n_inputs: int, hidden: tuple[int, ...] | list[int] = (32, 32),
-                 activation: str = "sigmoid", output: str = "sigmoid", n_outputs: int = 1,
-                 seed: int = 0, dtype: str = "float64"):
-        self.activation = check_activation(activation)
-        self.output = check_activation(output, output=True)
+                 activation: ActivationName = "sigmoid", output: OutputName = "sigmoid",
+                 n_outputs: int = 1, seed: int = 0, dtype: Literal["float32", "float64"] = "float64"):
+        hidden_units, output_units = hidden_unit(activation), output_unit(output)
+        self.activation, self.output = activation, output
         check_choice("dtype", str(np.dtype(dtype)), DTYPES)
         if output == "softmax" and n_outputs < 2:
             raise ValueError("output 'softmax' needs n_outputs >= 2 (one per class)")
@@ -77,9 +100,7 @@ class MLP:
         self.seed = seed
         if min((self.n_inputs, self.n_outputs, *self.hidden)) < 1:
             raise ValueError(f"every layer needs at least one unit, got {self.layer_sizes}")
-        self.units = [self.activation] * len(self.hidden) + [self.output]
-        self._unit_functions = ([ACTIVATIONS[self.activation]] * len(self.hidden)
-                                + [OUTPUT_FUNCTIONS[self.output]])
+        self.units: list[Activation] = [hidden_units] * len(self.hidden) + [output_units]
         self._params = np.zeros(self.n_params, self.dtype)
         self._gradient = np.zeros(self.n_params, self.dtype)
         self.weights, self.biases = self._layer_views(self._params)
@@ -115,7 +136,7 @@ class MLP:
     def _initialise(self, rng: np.random.Generator) -> None:
         for W, unit in zip(self.weights, self.units):
             fan_in, fan_out = W.shape
-            if unit == "relu":
+            if unit.initialisation == "he":
                 W[...] = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=W.shape)
             else:
                 limit = np.sqrt(6.0 / (fan_in + fan_out))
@@ -159,15 +180,11 @@ class MLP:
     def _forward(self, X: np.ndarray) -> np.ndarray:
         """Forward pass into the work buffers; returns the output buffer y^(L)."""
         workspace = self._workspace(X.shape[0])
-        y = X
-        for W, b, unit, z, out in zip(self.weights, self.biases, self._unit_functions,
-                                      workspace.pre_activations, workspace.activations):
-            np.matmul(y, W, out=z)          # z^(l+1) = y^(l) W_l
-            z += b                          #          + b_l
-            y = unit(z, out)                # y^(l+1) = θ(z^(l+1))
+        _, ys = forward_pass(X, self.weights, self.biases, self.units,
+                             workspace.pre_activations, workspace.activations)
         self.pre_activations = workspace.pre_activations
         self.activations = [X, *workspace.activations]
-        return y
+        return ys[-1]
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Output y^(L) of shape (n, n_outputs); keeps every z^(l) and y^(l)
@@ -177,12 +194,8 @@ class MLP:
     def _output_chunks(self, X: np.ndarray):
         """Yield (start, z^(L), y^(L)) for chunks of X without touching the work buffers."""
         for start in range(0, X.shape[0], INFERENCE_CHUNK):
-            y = X[start:start + INFERENCE_CHUNK]
-            for W, b, unit in zip(self.weights, self.biases, self._unit_functions):
-                z = y @ W
-                z += b
-                y = unit(z, np.empty_like(z))
-            yield start, z, y
+            zs, ys = forward_pass(X[start:start + INFERENCE_CHUNK], self.weights, self.biases, self.units)
+            yield start, zs[-1], ys[-1]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Network output: shape (n,) for one output, (n, n_outputs) otherwise."""
@@ -223,8 +236,8 @@ class MLP:
                     np.multiply(delta, W.T, out=previous)                # dL/dy = dL/dz Wᵀ
                 else:
                     np.matmul(delta, W.T, out=previous)                  # dL/dy = dL/dz Wᵀ
-                DERIVATIVES[self.units[layer - 1]](zs[layer - 1], ys[layer - 1], previous,
-                                                   workspace.scratch[layer - 1])
+                self.units[layer - 1].backward(zs[layer - 1], ys[layer - 1], previous,
+                                               workspace.scratch[layer - 1])   # dL/dz = dL/dy θ'(z)
         return self._gradient
 
     def _loss_and_gradient(self, X: np.ndarray, target: np.ndarray, scale, loss) -> float:

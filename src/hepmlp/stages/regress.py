@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hepmlp.choices import check_choice
 from hepmlp.data.store import feature_matrix, read_info, read_split, standardise
 from hepmlp.errors import UserError
 from hepmlp.evaluate import calibration
@@ -222,8 +223,7 @@ def run_train(args: argparse.Namespace) -> None:
 
     config = load_config(args.config)
     models = config["regression"]["models"]
-    if args.model not in models:
-        raise UserError(f"{args.config}: regression.models has no model {args.model!r}; valid: {', '.join(models)}")
+    check_choice("model", args.model, models, where=f"{args.config}: regression.models", error=UserError)
     model_config = models[args.model]
     info = read_regression_info(args.dataset)
     train = read_regression_split(args.dataset, "train", info)
