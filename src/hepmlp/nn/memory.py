@@ -7,16 +7,17 @@ events (n_b = n for the full batch):
 - parameters: the flat vector and its gradient, plus the best parameters kept
   for early stopping (``keep_best``): (2 + keep_best) P b, and the float64
   random numbers drawn for the largest weight matrix at initialisation;
-- optimizer state: gd none; momentum the velocity, P b; nesterov the velocity
-  and the look-ahead gradient, 2 P b; adam both moments and a work vector,
-  3 P b; newton the search direction, P · 8;
+- optimizer state: its ``state_vectors`` (gd none; momentum the velocity,
+  P b; nesterov the velocity and the look-ahead gradient, 2 P b; adam both
+  moments and a work vector, 3 P b); one that ``needs_hessian`` (newton) the
+  search direction, P · 8;
 - one batch's work buffers (``network._Workspace``): z, y and dL/dz of every
   layer and a scratch buffer per hidden layer,
   n_b (3 Σ_{l≥1} s_l + Σ_hidden s_l + 1) b; for mini-batches also the
   shuffled copy of the training set, n (s_0 + s_L + 1) b; and the validation
   loss, computed in chunks of at most ``INFERENCE_CHUNK`` events,
   2 min(n_val, chunk) Σ_{l≥1} s_l b;
-- newton only, the exact Hessian in float64 (``hessian.py``): the matrix, its
+- an optimizer that ``needs_hessian`` (newton): the exact Hessian in float64 (``hessian.py``): the matrix, its
   symmetrisation and its Cholesky factor, 3 P² · 8, plus the blocks of
   Hessian-vector products, (4 L + 4) max(``BLOCK_ELEMENTS``, n max_l s_l) · 8.
 
@@ -29,10 +30,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hepmlp.choices import check_choice
+from hepmlp.optim.optimizers import OPTIMIZERS
+
 from .hessian import BLOCK_ELEMENTS
 from .network import INFERENCE_CHUNK
 
-STATE_VECTORS = {"gd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "newton": 0}
 PARTS = ("parameters", "optimizer state", "work buffers of one batch", "Hessian (newton)")
 
 
@@ -49,8 +52,7 @@ def training_bytes(layer_sizes: Sequence[int], *, n_train: int, n_validation: in
     ``batch_size`` None is the full batch.  Python integers throughout, so a
     network of 10¹⁰ parameters gives its 10²⁰-byte Hessian, not an overflow.
     """
-    if optimizer not in STATE_VECTORS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(STATE_VECTORS)}")
+    rule = OPTIMIZERS[check_choice("optimizer", optimizer, OPTIMIZERS)]
     sizes = [int(size) for size in layer_sizes]
     value = int(np.dtype(dtype).itemsize)
     P = n_parameters(sizes)
@@ -58,13 +60,13 @@ def training_bytes(layer_sizes: Sequence[int], *, n_train: int, n_validation: in
     outputs, hidden = sizes[1:], sizes[1:-1]
     largest_weights = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     parameters = (2 + int(keep_best)) * P * value + 8 * largest_weights
-    state = STATE_VECTORS[optimizer] * P * value + (8 * P if optimizer == "newton" else 0)
+    state = rule.state_vectors * P * value + (8 * P if rule.needs_hessian else 0)
     work = n_batch * (3 * sum(outputs) + sum(hidden) + 1) * value
     if batch_size is not None:
         work += n_train * (sizes[0] + sizes[-1] + 1) * value
     work += 2 * min(n_validation, INFERENCE_CHUNK) * sum(outputs) * value
     hessian = 0
-    if optimizer == "newton":
+    if rule.needs_hessian:
         n_layers = len(sizes) - 1
         hessian = 3 * P * P * 8 + (4 * n_layers + 4) * max(BLOCK_ELEMENTS, n_train * max(sizes)) * 8
     return dict(zip(PARTS, (parameters, state, work, hessian)))

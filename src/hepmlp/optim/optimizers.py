@@ -19,6 +19,9 @@ Each optimizer states what its callers must provide, so that ``minimize`` and
   curvature of the loss);
 - ``default_learning_rate``: η0 when the caller gives none (newton: 1, the
   full Newton step; None = the caller must choose one);
+- ``state_vectors``: how many parameter-sized vectors of state it keeps
+  (momentum the velocity; nesterov the velocity and the scaled gradient; adam
+  both moments and a work vector), for the memory estimate;
 - ``damped_steps``: how many steps needed damping (newton; 0 otherwise).
 """
 
@@ -42,6 +45,7 @@ class Optimizer:
     needs_hessian: ClassVar[bool] = False
     full_batch_only: ClassVar[bool] = False
     default_learning_rate: ClassVar[float | None] = None
+    state_vectors: ClassVar[int] = 0
     damped_steps: int = 0
 
     def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
@@ -65,6 +69,8 @@ class Momentum(Optimizer):
         Δx_{k+1} = β Δx_k − η ∇F(x_k)
         x_{k+1}  = x_k + Δx_{k+1}            (Δx_0 = 0)
     """
+
+    state_vectors = 1
 
     def __init__(self, momentum: float = 0.9):
         if not 0 <= momentum < 1:
@@ -92,6 +98,8 @@ class Nesterov(Optimizer):
     Δx ← βΔx − η g.  This is the original method, not scikit-learn's
     reformulation.
     """
+
+    state_vectors = 2
 
     def __init__(self, momentum: float = 0.9):
         if not 0 <= momentum < 1:
@@ -183,6 +191,8 @@ class Adam(Optimizer):
         v_t = β2 v_{t−1} + (1 − β2) g²
         x_{k+1} = x_k − η m̂_t / (√v̂_t + ε),   m̂_t = m_t/(1 − β1^t), v̂_t = v_t/(1 − β2^t)
     """
+
+    state_vectors = 3
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8):
         for name, value in (("beta1", beta1), ("beta2", beta2)):
