@@ -1,14 +1,21 @@
-"""Shared fixtures: paths, the real ROOT files, and one CI run of the workflow."""
+"""Shared fixtures and helpers: paths, the real ROOT files, one CI run of the workflow,
+and the writers of the small inputs the tests make (ROOT trees, dataset folders, configs)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import awkward as ak
+import pandas as pd
 import pytest
+import uproot
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT_FILES = REPO.parent / "shared" / "data" / "root-files"
@@ -66,3 +73,56 @@ def ci_workflow(tmp_path_factory) -> Path:
 def ci_report(ci_workflow) -> Path:
     """The self-contained HTML report of the CI run (written by the workflow's report rule)."""
     return ci_workflow / "results" / "report.html"
+
+
+# --------------------------------------------------------------------------- input writers
+def write_tree(path: Path, branches: Mapping, *, tree: str = "Events", chunk: int | None = None,
+               counter_name: Callable[[str], str] | None = None, more_trees: Mapping | None = None) -> Path:
+    """A ROOT file written by uproot (mktree/extend) with ``branches`` as the TTree ``tree``.
+
+    Branches are NumPy arrays (flat) or awkward arrays (jagged, ``var * type``);
+    ``chunk`` entries go into each basket (all in one by default);
+    ``counter_name`` names the counter branches of jagged ones;
+    ``more_trees``: further ``{tree: branches}`` in the same file (a ``Runs`` tree).
+    """
+    def types(arrays: Mapping) -> dict:
+        return {name: value.type.content if isinstance(value, ak.Array) else value.dtype
+                for name, value in arrays.items()}
+
+    with uproot.recreate(path) as handle:
+        options = {} if counter_name is None else {"counter_name": counter_name}
+        out = handle.mktree(tree, types(branches), **options)
+        n = len(next(iter(branches.values())))
+        step = chunk or max(n, 1)
+        for start in range(0, n, step):
+            out.extend({name: value[start:start + step] for name, value in branches.items()})
+        for name, arrays in (more_trees or {}).items():
+            handle.mktree(name, types(arrays))
+            handle[name].extend(dict(arrays))
+    return path
+
+
+def write_dataset_folder(folder: Path, frames: Mapping[str, pd.DataFrame], *, features: list[str],
+                         **info) -> Path:
+    """A dataset folder as ``hepmlp dataset`` writes it: ``{split}.parquet`` for each of ``frames``
+    and ``dataset.json`` with ``features``, the standardisation of the train split and ``info``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, frame in frames.items():
+        frame.to_parquet(folder / f"{split}.parquet")
+    train = frames["train"][features]
+    description = {"features": features,
+                   "standardisation": {"mean": train.mean().tolist(), "std": train.std(ddof=0).tolist()},
+                   **info}
+    (folder / "dataset.json").write_text(json.dumps(description))
+    return folder
+
+
+def shipped_config() -> dict:
+    """The analyst's config/config.yaml, as a dict to edit."""
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def write_config(path: Path, config: Mapping) -> Path:
+    """``config`` as YAML at ``path``."""
+    path.write_text(yaml.safe_dump(dict(config)))
+    return path

@@ -12,14 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import uproot
-import yaml
 
+from conftest import shipped_config, write_config, write_tree
 from hepmlp.cli import main
 from hepmlp.data.dataset import DataWarning, build_classification_dataset, build_regression_dataset
 from hepmlp.data.store import SPLITS, read_info, read_split
 from hepmlp.errors import UserError
 
-REPO = Path(__file__).resolve().parents[1]
 LUMINOSITY = 140.0
 
 
@@ -36,18 +35,9 @@ def write_events(path: Path, n: int, *, seed: int, runs: dict | None = None, met
     def objects(values, counts):
         return ak.unflatten(values, counts)
 
-    with uproot.recreate(path) as file:
-        file.mktree(
-            "Events",
-            {
-                "nLepton": "int32", "Lepton_pt": "var * float32", "Lepton_eta": "var * float32",
-                "Lepton_phi": "var * float32", "Lepton_charge": "var * int32",
-                "nJet": "int32", "Jet_pt": "var * float32", "Jet_btag": "var * bool",
-                "MET_pt": "float32", "genWeight": "float32", "event": "uint64",
-            },
-            counter_name=lambda name: "n" + name.split("_")[0] + "_counts",
-        )
-        file["Events"].extend({
+    return write_tree(
+        path,
+        {
             "nLepton": n_leptons.astype(np.int32),
             "Lepton_pt": objects(np.sort(rng.exponential(40, n_leptons.sum())).astype(np.float32), n_leptons),
             "Lepton_eta": objects(rng.normal(0, 1.2, n_leptons.sum()).astype(np.float32), n_leptons),
@@ -59,11 +49,10 @@ def write_events(path: Path, n: int, *, seed: int, runs: dict | None = None, met
             "MET_pt": met.astype(np.float32),
             "genWeight": weight.astype(np.float32),
             "event": np.arange(first_event, first_event + n, dtype=np.uint64),
-        })
-        if runs is not None:
-            file.mktree("Runs", {"sigmaGen": "f8", "sigmaGenErr": "f8", "genEventCount": "i8", "genEventSumw": "f8"})
-            file["Runs"].extend({key: np.array([value]) for key, value in runs.items()})
-    return path
+        },
+        counter_name=lambda name: "n" + name.split("_")[0] + "_counts",
+        more_trees=None if runs is None else {"Runs": {key: np.array([value]) for key, value in runs.items()}},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +77,7 @@ def ntuples(written_ntuples, tmp_path) -> Path:
 
 def base_config(folder: Path) -> dict:
     """The default analysis config (config/config.yaml) pointed at the tiny trees."""
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = shipped_config()
     config["samples"] = {
         "hww": {"files": [str(folder / "hww_*.root")], "tree": "Events", "class": "signal", "weight": "genWeight",
                 "cross_section": None},
@@ -482,13 +471,8 @@ def test_reserved_feature_name(ntuples, tmp_path):
 # --- the command line -------------------------------------------------------------
 
 
-def write_config(config: dict, path: Path) -> Path:
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def test_cli_builds_the_dataset(ntuples, tmp_path, capsys):
-    config_path = write_config(base_config(ntuples), tmp_path / "config.yaml")
+    config_path = write_config(tmp_path / "config.yaml", base_config(ntuples))
     outdir = tmp_path / "results" / "dataset"
     assert main(["dataset", "--config", str(config_path), "--task", "classification", "--outdir", str(outdir)]) == 0
     assert sorted(path.name for path in outdir.iterdir()) == sorted([f"{split}.parquet" for split in SPLITS] + ["dataset.json"])
@@ -498,7 +482,7 @@ def test_cli_builds_the_dataset(ntuples, tmp_path, capsys):
 def test_cli_error_exit_status_and_no_partial_outputs(ntuples, tmp_path, capsys):
     config = base_config(ntuples)
     write_events(ntuples / "ttbar_0.root", 2000, seed=4, nan_met=300)  # the last sample fails
-    config_path = write_config(config, tmp_path / "config.yaml")
+    config_path = write_config(tmp_path / "config.yaml", config)
     outdir = tmp_path / "results" / "dataset"
     status = main(["dataset", "--config", str(config_path), "--outdir", str(outdir)])
     assert status == 1
@@ -511,10 +495,10 @@ def test_cli_error_exit_status_and_no_partial_outputs(ntuples, tmp_path, capsys)
 def test_cli_error_keeps_previous_outputs_intact(ntuples, tmp_path):
     config = base_config(ntuples)
     outdir = tmp_path / "dataset"
-    assert main(["dataset", "--config", str(write_config(config, tmp_path / "good.yaml")), "--outdir", str(outdir)]) == 0
+    assert main(["dataset", "--config", str(write_config(tmp_path / "good.yaml", config)), "--outdir", str(outdir)]) == 0
     before = {path.name: path.read_bytes() for path in outdir.iterdir()}
     config["features"]["met"] = "MET_pt +"
-    assert main(["dataset", "--config", str(write_config(config, tmp_path / "bad.yaml")), "--outdir", str(outdir)]) == 1
+    assert main(["dataset", "--config", str(write_config(tmp_path / "bad.yaml", config)), "--outdir", str(outdir)]) == 1
     assert {path.name: path.read_bytes() for path in outdir.iterdir()} == before
 
 
@@ -531,15 +515,12 @@ def calorimeter(tmp_path) -> Path:
     layers |= {f"E_HCAL{i}": truth * rng.uniform(0.0, 0.15, n) for i in (1, 2, 3, 4)}
     raw = sum(layers.values())
     raw[:5] = 0.0  # dead events
-    with uproot.recreate(path) as file:
-        file.mktree("Calo", {"E_true": "f8", "E_raw": "f8", "pdgId": "i4", "event": "i8", **{k: "f8" for k in layers}})
-        file["Calo"].extend({"E_true": truth, "E_raw": raw, "pdgId": np.full(n, 211, np.int32),
-                             "event": np.arange(n), **layers})
-    return path
+    return write_tree(path, {"E_true": truth, "E_raw": raw, "pdgId": np.full(n, 211, np.int32),
+                             "event": np.arange(n), **layers}, tree="Calo")
 
 
 def regression_config(path: Path, target="ratio") -> dict:
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = shipped_config()
     config["regression"]["samples"] = {"pions": {"files": [str(path)], "tree": "Calo", "selection": "E_raw > 0"}}
     config["regression"]["target"] = target
     return config

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import uproot
 
+from conftest import write_tree
 from hepmlp.data import reading
 from hepmlp.data.read_settings import MAX_THREADS, default_threads, use_isal_for_zlib
 from hepmlp.data.reading import ExpressionReader, expand_files, iterate_expressions
@@ -161,13 +162,8 @@ def small_tree(tmp_path):
     for index, n in enumerate((3000, 2000)):
         path = tmp_path / f"part_{index}.root"
         counts = rng.integers(0, 3, n)
-        with uproot.recreate(path) as file:
-            file.mktree("Events", {"x": "float64", "n": "int32", "obj": "var * float32"})
-            file["Events"].extend(
-                {"x": rng.normal(size=n), "n": counts.astype(np.int32),
-                 "obj": ak.unflatten(rng.random(counts.sum()).astype(np.float32), counts)}
-            )
-        paths.append(path)
+        paths.append(write_tree(path, {"x": rng.normal(size=n), "n": counts.astype(np.int32),
+                                       "obj": ak.unflatten(rng.random(counts.sum()).astype(np.float32), counts)}))
     return paths
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import uproot
 
+from conftest import write_tree
 from hepmlp.data.split import TEST, TRAIN, VALIDATION, assign_splits, modulo_split, random_split, split_settings
 from hepmlp.data.weights import (
     GeneratorInfo,
@@ -111,18 +111,14 @@ def test_read_generator_info(tmp_path):
     paths = []
     for index, (sigma, count, sumw) in enumerate([(1.0, 100, 90.0), (4.0, 300, 280.0)]):
         path = tmp_path / f"f{index}.root"
-        with uproot.recreate(path) as file:
-            file.mktree("Runs", {"sigmaGen": "f8", "genEventCount": "i8", "genEventSumw": "f8"})
-            file["Runs"].extend({"sigmaGen": np.array([sigma]), "genEventCount": np.array([count]),
-                                 "genEventSumw": np.array([sumw])})
+        write_tree(path, {"sigmaGen": np.array([sigma]), "genEventCount": np.array([count]),
+                          "genEventSumw": np.array([sumw])}, tree="Runs")
         paths.append(str(path))
     info = read_generator_info(paths)
     assert info.cross_section_pb == pytest.approx((1.0 * 100 + 4.0 * 300) / 400)
     assert info.sum_weights == pytest.approx(370.0)
     bare = tmp_path / "bare.root"
-    with uproot.recreate(bare) as file:
-        file.mktree("Events", {"x": "f8"})
-        file["Events"].extend({"x": np.zeros(2)})
+    write_tree(bare, {"x": np.zeros(2)})
     assert read_generator_info([*paths, str(bare)]) == GeneratorInfo(None, None)
 
 

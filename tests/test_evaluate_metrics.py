@@ -100,7 +100,8 @@ def test_ks_weighted_equals_repeated_events():
     ours = metrics.ks_test(sample_1, sample_2, weights_1, None)
     assert ours.statistic == pytest.approx(stats.ks_2samp(expanded, sample_2).statistic)
     assert ours.effective_size_1 == pytest.approx(36.0 / 14.0)
-    assert 0.0 <= ours.pvalue <= 1.0
+    # p-value: the Kolmogorov distribution at n = n1 n2 / (n1 + n2) = 1.57 effective events, rounded to 2
+    assert ours.pvalue == pytest.approx(stats.kstwo.sf(ours.statistic, 2))
 
 
 def test_significance_on_a_hand_made_example():

@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import REPO, shipped_config, write_config, write_dataset_folder
 from hepmlp.cli import main
 from hepmlp.evaluate.classifier_report import evaluate_classifier, plot_stems
 from hepmlp.evaluate.comparison import PLOT_STEMS as COMPARISON_STEMS
 from hepmlp.evaluate.comparison import compare_models
+from hepmlp.evaluate import metrics
 from hepmlp.evaluate.optimizer_study import PLOT_STEMS as OPTIMIZER_STEMS
+from hepmlp.io.model_files import load_trained
 
-REPO = Path(__file__).resolve().parents[1]
 FORMATS = ("png", "pdf")
 CONFIG = {"plots": {"formats": list(FORMATS), "bins": 20},
           "classification": {"luminosity": 140.0, "baselines": ["sklearn_mlp", "hist_gradient_boosting"]}}
@@ -52,23 +54,13 @@ def write_dataset(folder: Path, classes: list[str], n_per_class: int = 400, seed
         frame["split"] = np.repeat([0, 1, 2], [half, quarter, n_per_class - half - quarter])
         frames.append(frame)
     data = pd.concat(frames, ignore_index=True)
-    folder.mkdir(parents=True)
-    train = data[data["split"] == 0]
-    for code, split in enumerate(("train", "validation", "test")):
-        data[data["split"] == code].drop(columns="split").reset_index(drop=True).to_parquet(folder / f"{split}.parquet")
-    info = {
-        "task": "classification",
-        "features": list(FEATURES),
-        "expressions": FEATURES,
-        "classes": classes,
-        "standardisation": {"mean": train[list(FEATURES)].mean().tolist(),
-                            "std": train[list(FEATURES)].std(ddof=0).tolist()},
-        "split": {"method": "random", "train": 0.5, "validation": 0.25, "test": 0.25, "seed": 1},
-        "samples": {f"sample_{name}": {"class": name} for name in classes},
-        "luminosity": 140.0,
-    }
-    (folder / "dataset.json").write_text(json.dumps(info))
-    return folder
+    splits = {split: data[data["split"] == code].drop(columns="split").reset_index(drop=True)
+              for code, split in enumerate(("train", "validation", "test"))}
+    return write_dataset_folder(
+        folder, splits, features=list(FEATURES), task="classification", expressions=FEATURES, classes=classes,
+        split={"method": "random", "train": 0.5, "validation": 0.25, "test": 0.25, "seed": 1},
+        samples={f"sample_{name}": {"class": name} for name in classes}, luminosity=140.0,
+    )
 
 
 def train_model(dataset: Path, folder: Path, model_config: dict = MODEL_CONFIG) -> Path:
@@ -120,9 +112,17 @@ def test_evaluate_classifier_binary_writes_every_key_and_figure(binary_setup):
     for key in BINARY_KEYS + TRAINING_KEYS:
         assert key in written, key
     assert 0.75 < written["auc_test"] <= 1.0 and 0.75 < written["auc_train"] <= 1.0
-    assert 0.0 <= written["ks_pvalue_signal"] <= 1.0 and 0.0 <= written["ks_pvalue_background"] <= 1.0
+    trained = load_trained(model)
+    frames = {split: pd.read_parquet(dataset / f"{split}.parquet") for split in ("train", "test")}
+    scores = {split: trained.score(frame[trained.features]) for split, frame in frames.items()}
+    for name, label in (("signal", 1), ("background", 0)):
+        train, test = (frames[split]["label"].to_numpy() == label for split in ("train", "test"))
+        expected = metrics.ks_test(scores["train"][train], scores["test"][test],
+                                   frames["train"]["weight"].to_numpy()[train], frames["test"]["weight"].to_numpy()[test])
+        assert written[f"ks_pvalue_{name}"] == pytest.approx(expected.pvalue, rel=1e-12)
     assert written["eff_signal_at_bkg_1pct"] <= written["eff_signal_at_bkg_10pct"] <= written["eff_signal_at_bkg_30pct"]
-    assert written["max_significance"] > 0 and 0.0 <= written["best_cut"] <= 1.0
+    signal, background = written["signal_yield_at_best_cut"], written["background_yield_at_best_cut"]
+    assert written["max_significance"] == pytest.approx(signal / np.sqrt(signal + background))   # Z = S/√(S+B)
     assert written["epochs"] == 12 and written["n_params"] == 3 * 8 + 8 + 8 + 1
     history = pd.read_csv(model / "history.csv")
     assert written["final_train_loss"] == pytest.approx(history["train_loss"].iloc[-1])
@@ -136,7 +136,6 @@ def test_evaluate_classifier_binary_writes_every_key_and_figure(binary_setup):
 
 def test_significance_yields_refer_to_the_whole_sample(binary_setup):
     from hepmlp.evaluate.classifier_report import compute_metrics, read_frames, score_frames
-    from hepmlp.io.model_files import load_trained
 
     dataset, (model_dir, _) = binary_setup
     model = load_trained(model_dir)
@@ -179,7 +178,11 @@ def test_multiclass_path(tmp_path):
     for name in classes:
         for key in (f"auc_train_{name}", f"auc_test_{name}", f"ks_pvalue_{name}"):
             assert key in values, key
-    assert "auc_test_macro" in values and 0.0 <= values["accuracy_test"] <= 1.0
+    test = pd.read_parquet(dataset / "test.parquet")
+    trained = load_trained(model)
+    correct = np.argmax(trained.score(test[trained.features]), axis=1) == test["label"].to_numpy()
+    assert values["accuracy_test"] == pytest.approx(test["weight"][correct].sum() / test["weight"].sum(), rel=1e-12)
+    assert values["auc_test_macro"] == pytest.approx(np.mean([values[f"auc_test_{name}"] for name in classes]))
     for key in BINARY_KEYS + TRAINING_KEYS:  # a class named "signal" fills the binary keys
         assert key in values, key
     stems = plot_stems(classes)
@@ -194,12 +197,9 @@ def test_multiclass_path(tmp_path):
 
 
 def test_optimizer_study_cli_writes_its_files(tmp_path, capsys):
-    import yaml
-
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = shipped_config()
     config["plots"] = {"formats": ["png"], "bins": 20}  # one format keeps the test fast
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+    config_path = write_config(tmp_path / "config.yaml", config)
     outdir = tmp_path / "optimizers"
     status = main(["optimizer-study", "--config", str(config_path), "--outdir", str(outdir)])
     assert status == 0

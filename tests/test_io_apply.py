@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import uproot
 
+from conftest import write_tree as write_root_tree
 from hepmlp.cli import main
 from hepmlp.data.store import feature_matrix, read_info, read_split, standardise
 from hepmlp.errors import UserError
@@ -56,15 +57,9 @@ def make_events(n: int, seed: int) -> dict:
 
 
 def write_tree(path: Path, events: dict, *, tree="Events", drop=(), chunk=150) -> Path:
-    """An uproot-written TTree (mktree/extend), in several baskets; ``drop`` leaves branches out."""
-    events = {name: value for name, value in events.items() if name not in drop}
-    with uproot.recreate(path) as handle:
-        types = {name: value.type.content if isinstance(value, ak.Array) else value.dtype for name, value in events.items()}
-        out = handle.mktree(tree, types)
-        n = len(events["MET_pt"] if "MET_pt" in events else events["event"])
-        for start in range(0, n, chunk):
-            out.extend({name: value[start:start + chunk] for name, value in events.items()})
-    return path
+    """The TTree of ``events`` in baskets of ``chunk`` entries; ``drop`` leaves branches out."""
+    return write_root_tree(path, {name: value for name, value in events.items() if name not in drop}, tree=tree,
+                           chunk=chunk)
 
 
 def feature_frame(events: dict) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from hepmlp.nn import MLP, EpochProgress, History, TrainingError, build_model, fit, fit_from_config, one_hot
+from hepmlp.nn import MLP, EpochProgress, History, TrainingError, build_model, fit, fit_from_config, hessian, one_hot
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0.0, 1.0, 1.0, 0.0])
@@ -83,10 +83,20 @@ def test_full_batch_epochs_follow_the_optimizer_formulas():
 def test_newton_in_fit_uses_the_exact_hessian_and_records_damping():
     X, y = two_rings(200, seed=4)
     model = MLP(2, (3,), seed=1)
+    start = model.params
     history = fit(model, X, y, loss="cross_entropy", optimizer="newton", learning_rate=1.0,
                   epochs=15)
     assert history.train_loss[-1] < history.train_loss[0]
-    assert isinstance(history.damped_steps, int) and history.damped_steps >= 0
+    # Replay the 15 full-batch steps one by one: a step is damped where H is not positive definite.
+    replay = MLP(2, (3,), seed=1)
+    replay.params = start
+    not_positive_definite = 0
+    for _ in range(15):
+        if np.linalg.eigvalsh(hessian(replay, X, y, "cross_entropy")).min() <= 0:
+            not_positive_definite += 1
+        fit(replay, X, y, loss="cross_entropy", optimizer="newton", learning_rate=1.0, epochs=1)
+    np.testing.assert_array_equal(replay.params, model.params)
+    assert history.damped_steps == not_positive_definite > 0
     with pytest.raises(TrainingError, match="max_params = 10"):
         fit(model, X, y, loss="cross_entropy", optimizer="newton", learning_rate=1.0,
             epochs=1, max_params=10)

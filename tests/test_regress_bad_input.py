@@ -5,17 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import uproot
-import yaml
 
+from conftest import shipped_config, write_config, write_tree
 from hepmlp.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
 LAYERS = ("E_ECAL1", "E_ECAL2", "E_ECAL3", "E_HCAL1", "E_HCAL2", "E_HCAL3", "E_HCAL4")
 
 
 def write_calo(path: Path, *, n: int = 300, with_truth: bool = True, constant_truth: bool = False) -> Path:
-    """A small ``Calo`` tree written with uproot mktree/extend."""
+    """A small ``Calo`` tree."""
     rng = np.random.default_rng(0)
     branches = {name: rng.exponential(3.0, n) for name in LAYERS}
     branches["E_raw"] = np.sum([branches[name] for name in LAYERS], axis=0)
@@ -23,14 +21,11 @@ def write_calo(path: Path, *, n: int = 300, with_truth: bool = True, constant_tr
         branches["E_true"] = np.full(n, 50.0) if constant_truth else branches["E_raw"] * 1.3
     branches["pdgId"] = np.full(n, 211, dtype=np.int32)
     branches["event"] = np.arange(n, dtype=np.int64)
-    with uproot.recreate(path) as file:
-        file.mktree("Calo", {name: values.dtype for name, values in branches.items()})
-        file["Calo"].extend(branches)
-    return path
+    return write_tree(path, branches, tree="Calo")
 
 
-def write_config(path: Path, calo_file: Path, *, target: str = "ratio") -> Path:
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+def write_calo_config(path: Path, calo_file: Path, *, target: str = "ratio") -> Path:
+    config = shipped_config()
     config["regression"]["target"] = target
     config["regression"]["samples"] = {"pions": {"files": [str(calo_file)], "tree": "Calo"}}
     config["regression"]["models"] = {
@@ -38,13 +33,12 @@ def write_config(path: Path, calo_file: Path, *, target: str = "ratio") -> Path:
                  "schedule": {"name": "constant"},
                  "training": {"epochs": 2, "batch_size": 64, "tol": None, "patience": None, "seed": 1}}
     }
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_config(path, config)
 
 
 def test_missing_target_branch_names_the_branch(tmp_path, capsys):
     calo = write_calo(tmp_path / "pion_0.root", with_truth=False)
-    config = write_config(tmp_path / "config.yaml", calo)
+    config = write_calo_config(tmp_path / "config.yaml", calo)
     status = main(["dataset", "--config", str(config), "--task", "regression", "--outdir", str(tmp_path / "dataset")])
     message = capsys.readouterr().err
     assert status == 1
@@ -56,7 +50,7 @@ def test_constant_target_stops_before_training(tmp_path, capsys):
     """E_true = 50 GeV for every event with target energy: whichever stage notices first
     (dataset or train-regressor) says the target is constant, and no model is written."""
     calo = write_calo(tmp_path / "pion_0.root", constant_truth=True)
-    config = write_config(tmp_path / "config.yaml", calo, target="energy")
+    config = write_calo_config(tmp_path / "config.yaml", calo, target="energy")
     dataset = tmp_path / "dataset"
     status = main(["dataset", "--config", str(config), "--task", "regression", "--outdir", str(dataset)])
     if status == 0:

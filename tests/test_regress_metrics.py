@@ -1,4 +1,4 @@
-"""Flat calibration metrics and the issue's target checks."""
+"""Flat calibration metrics and the comparison of the MLP with the other calibrations."""
 
 from __future__ import annotations
 
@@ -29,14 +29,23 @@ def test_metrics_keys_and_values():
     assert list(table["method"].unique()) == ["mlp", "linear"] and len(table) == 2 * regression_metrics.N_ENERGY_BINS
 
 
-def test_target_checks_pass_and_fail():
-    e_true, good, worse = beam()
-    _, bins, _ = regression_metrics.calibration_metrics(e_true, {"mlp": good, "linear": worse})
-    checks = regression_metrics.target_checks(bins, 1.0, 1.0)
-    assert checks["target_resolution_better_than_linear"] and checks["target_response_within_2pct"]
-    assert checks["target_mse_within_1p1_sklearn"]
-    _, bins, _ = regression_metrics.calibration_metrics(e_true, {"mlp": 1.03 * worse, "linear": good})
-    checks = regression_metrics.target_checks(bins, 1.2, 1.0)
-    assert not checks["target_resolution_better_than_linear"]
-    assert not checks["target_response_within_2pct"] and checks["mlp_max_response_deviation_from_10GeV"] > 0.02
-    assert not checks["target_mse_within_1p1_sklearn"] and checks["mse_test_over_sklearn"] == pytest.approx(1.2)
+def test_comparison_metrics_by_hand():
+    """Bins centred at 3, 6, 12 and 50 GeV (and one empty bin): the ratio counts above 5 GeV,
+    the response deviation from 10 GeV on."""
+    energy = np.array([3.0, 6.0, 12.0, 50.0, np.nan])
+    bins = {
+        "mlp": {"energy": energy, "robust_resolution": np.array([0.30, 0.12, 0.09, 0.04, np.nan]),
+                "robust_response": np.array([0.90, 0.97, 1.015, 0.992, np.nan])},
+        "linear": {"energy": energy, "robust_resolution": np.array([0.20, 0.15, 0.10, 0.05, np.nan]),
+                   "robust_response": np.array([1.0, 1.0, 1.0, 1.0, np.nan])},
+    }
+    compared = regression_metrics.comparison_metrics(bins, 1.2, 1.0)
+    assert compared["mlp_max_resolution_over_linear_above_5GeV"] == pytest.approx(0.09 / 0.10)
+    assert compared["mlp_max_response_deviation_from_10GeV"] == pytest.approx(0.015)
+    assert compared["mse_test_over_sklearn"] == pytest.approx(1.2)
+    compared = regression_metrics.comparison_metrics(
+        {method: {key: values[:1] for key, values in bin_values.items()} for method, bin_values in bins.items()},
+        1.0, 2.0)
+    assert np.isnan(compared["mlp_max_resolution_over_linear_above_5GeV"])
+    assert np.isnan(compared["mlp_max_response_deviation_from_10GeV"])
+    assert compared["mse_test_over_sklearn"] == 0.5

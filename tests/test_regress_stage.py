@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
+from conftest import shipped_config, write_config, write_dataset_folder
 from hepmlp.cli import main
+from hepmlp.io.model_files import load_trained
 from hepmlp.stages import regress
 
-REPO = Path(__file__).resolve().parents[1]
 FEATURES = {
     "E_raw": "E_raw",
     "ecal1": "E_ECAL1",
@@ -56,26 +56,17 @@ def synthetic_calorimeter(n: int, seed: int) -> pd.DataFrame:
 
 
 def write_dataset(folder: Path, frames: dict[str, pd.DataFrame], *, target="ratio") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    features = list(FEATURES)
-    for split, frame in frames.items():
-        frame.to_parquet(folder / f"{split}.parquet")
-    train = frames["train"][features]
-    info = {
-        "task": "regression", "features": features, "expressions": FEATURES, "classes": [],
-        "standardisation": {"mean": train.mean().tolist(), "std": train.std(ddof=0).tolist()},
-        "split": {"method": "random"}, "samples": {}, "truth": "E_true", "raw": "E_raw", "target": target,
-    }
-    (folder / "dataset.json").write_text(json.dumps(info))
-    return folder
+    return write_dataset_folder(
+        folder, frames, features=list(FEATURES), task="regression", expressions=FEATURES, classes=[],
+        split={"method": "random"}, samples={}, truth="E_true", raw="E_raw", target=target,
+    )
 
 
-def write_config(path: Path, model: dict = TINY_MODEL) -> Path:
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+def write_tiny_config(path: Path, model: dict = TINY_MODEL) -> Path:
+    config = shipped_config()
     config["regression"]["models"] = {"tiny": model}
     config["plots"] = {"formats": ["png"], "bins": 20}
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_config(path, config)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +75,7 @@ def trained(tmp_path_factory):
     frames = {"train": synthetic_calorimeter(3000, 1), "validation": synthetic_calorimeter(1000, 2),
               "test": synthetic_calorimeter(3000, 3)}
     dataset = write_dataset(folder / "dataset", frames)
-    config = write_config(folder / "config.yaml")
+    config = write_tiny_config(folder / "config.yaml")
     model_dir = folder / "tiny"
     assert main(["train-regressor", "--config", str(config), "--model", "tiny", "--dataset", str(dataset),
                  "--outdir", str(model_dir)]) == 0
@@ -95,7 +86,6 @@ def trained(tmp_path_factory):
 
 def test_mlp_recovers_the_known_calibration(trained):
     """Tolerance: E_calib/E_true within 2% (mean |deviation|) and response within 1.5% from 10 GeV."""
-    from hepmlp.io.model_files import load_trained
 
     _, model_dir, frames = trained
     test = frames["test"]
@@ -112,7 +102,7 @@ def test_mlp_recovers_the_known_calibration(trained):
 
 
 def test_outputs_and_metric_keys(trained):
-    _, model_dir, _ = trained
+    _, model_dir, frames = trained
     for name in ("model.npz", "model.json", "history.csv", "metrics.json", "response_bins.csv"):
         assert (model_dir / name).is_file()
     for stem in regress.PLOT_STEMS:
@@ -121,7 +111,11 @@ def test_outputs_and_metric_keys(trained):
     for method in ("raw", "linear", "mlp", "sklearn"):
         for key in ("a", "b", "c", "resolution_5GeV", "response_150GeV", "mse_energy_test"):
             assert f"{method}_{key}" in metrics
-    assert metrics["mse_test"] > 0 and metrics["sklearn_mse_test"] > 0 and metrics["train_seconds"] > 0
+    model, test = load_trained(model_dir), frames["test"]
+    squared = (model.score(test[model.features]) - test["label"]) ** 2
+    assert metrics["mse_test"] == pytest.approx(np.average(squared, weights=test["weight"]), rel=1e-12)
+    assert metrics["sklearn_mse_test"] == pytest.approx(metrics["mse_test"] / metrics["mse_test_over_sklearn"])
+    assert metrics["train_seconds"] == pytest.approx(pd.read_csv(model_dir / "history.csv")["seconds"].sum())
     assert metrics["target"] == "ratio" and metrics["n_test_events"] == 3000
     assert not [name for name in model_dir.iterdir() if name.name.startswith(".")]  # no partial files
 
@@ -140,7 +134,7 @@ def test_constant_target_is_a_clear_error(tmp_path, capsys):
     for frame in frames.values():
         frame["label"] = 1.0
     dataset = write_dataset(tmp_path / "dataset", frames)
-    config = write_config(tmp_path / "config.yaml")
+    config = write_tiny_config(tmp_path / "config.yaml")
     status = main(["train-regressor", "--config", str(config), "--model", "tiny", "--dataset", str(dataset),
                    "--outdir", str(tmp_path / "tiny")])
     message = capsys.readouterr().err
@@ -153,7 +147,7 @@ def test_missing_target_column_is_a_clear_error(tmp_path, capsys):
     frames = {split: synthetic_calorimeter(200, seed).drop(columns=["label"]) for split, seed in
               (("train", 1), ("validation", 2), ("test", 3))}
     dataset = write_dataset(tmp_path / "dataset", frames)
-    config = write_config(tmp_path / "config.yaml")
+    config = write_tiny_config(tmp_path / "config.yaml")
     status = main(["train-regressor", "--config", str(config), "--model", "tiny", "--dataset", str(dataset),
                    "--outdir", str(tmp_path / "tiny")])
     assert status == 1
@@ -163,7 +157,7 @@ def test_missing_target_column_is_a_clear_error(tmp_path, capsys):
 def test_unknown_model_name_lists_the_models(tmp_path, capsys):
     dataset = write_dataset(tmp_path / "dataset", {s: synthetic_calorimeter(50, i) for i, s in
                                                     enumerate(("train", "validation", "test"))})
-    config = write_config(tmp_path / "config.yaml")
+    config = write_tiny_config(tmp_path / "config.yaml")
     assert main(["train-regressor", "--config", str(config), "--model", "big", "--dataset", str(dataset),
                  "--outdir", str(tmp_path / "big")]) == 1
     assert "valid: tiny" in capsys.readouterr().err
@@ -175,7 +169,7 @@ def test_classification_dataset_is_refused(tmp_path, capsys):
     info = json.loads((dataset / "dataset.json").read_text())
     info["task"] = "classification"
     (dataset / "dataset.json").write_text(json.dumps(info))
-    config = write_config(tmp_path / "config.yaml")
+    config = write_tiny_config(tmp_path / "config.yaml")
     assert main(["train-regressor", "--config", str(config), "--model", "tiny", "--dataset", str(dataset),
                  "--outdir", str(tmp_path / "tiny")]) == 1
     assert "--task regression" in capsys.readouterr().err

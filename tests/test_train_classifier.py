@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import write_dataset_folder
 from hepmlp.cli import main
 from hepmlp.errors import UserError
 from hepmlp.io.model_files import load_trained
@@ -31,7 +32,6 @@ def write_dataset(folder: Path, *, n_classes=2, n_events=300, seed=0) -> Path:
     """train/validation/test parquet + dataset.json, in the format of hepmlp.data.store."""
     rng = np.random.default_rng(seed)
     classes = ["background", "signal"] if n_classes == 2 else [f"c{i}" for i in range(n_classes)]
-    folder.mkdir(parents=True)
     frames = {}
     for split, n in (("train", n_events), ("validation", n_events // 3), ("test", n_events // 3)):
         label = rng.integers(0, n_classes, n)
@@ -42,22 +42,12 @@ def write_dataset(folder: Path, *, n_classes=2, n_events=300, seed=0) -> Path:
         frame["training_weight"] = frame["weight"] * 2.0
         frame["sample"] = np.array(classes)[label]
         frame["event"] = np.arange(n, dtype=np.int64) + {"train": 0, "validation": 10_000, "test": 20_000}[split]
-        frame.to_parquet(folder / f"{split}.parquet")
         frames[split] = frame
-    mean = frames["train"][FEATURES].mean().tolist()
-    std = frames["train"][FEATURES].std(ddof=0).tolist()
-    info = {
-        "task": "classification",
-        "features": FEATURES,
-        "expressions": {"x1": "Lepton_pt[0]", "x2": "nJet", "x3": "MET_phi"},
-        "classes": classes,
-        "standardisation": {"mean": mean, "std": std},
-        "split": {"method": "random", "seed": 1},
-        "samples": {},
-        "luminosity": 140.0,
-    }
-    (folder / "dataset.json").write_text(json.dumps(info))
-    return folder
+    return write_dataset_folder(
+        folder, frames, features=FEATURES, task="classification",
+        expressions={"x1": "Lepton_pt[0]", "x2": "nJet", "x3": "MET_phi"}, classes=classes,
+        split={"method": "random", "seed": 1}, samples={}, luminosity=140.0,
+    )
 
 
 @pytest.fixture

@@ -11,11 +11,14 @@ import json
 import re
 import shutil
 
+import numpy as np
+import pandas as pd
 import pytest
 import uproot
 import yaml
 
 from conftest import CI_ARGUMENTS, copy_workflow, snakemake
+from hepmlp.io.model_files import load_trained
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +60,10 @@ def test_expected_outputs_exist_with_sane_numbers(ci_workflow):
     for sample in config["samples"]:
         assert (ci_workflow / "results" / "scores" / f"{sample}.root").is_file()
     regression = json.loads((ci_workflow / "results" / "regression" / "mlp" / "metrics.json").read_text())
-    assert regression["mse_test"] > 0
+    calibration = load_trained(ci_workflow / "results" / "regression" / "mlp")
+    test = pd.read_parquet(ci_workflow / "results" / "regression" / "dataset" / "test.parquet")
+    squared = (calibration.score(test[calibration.features]) - test["label"]) ** 2
+    assert regression["mse_test"] == pytest.approx(np.average(squared, weights=test["weight"]), rel=1e-12)
     assert list((ci_workflow / "results" / "optimizers" / "plots").glob("*.png"))
     for name in ("input_features", "correlations"):
         assert (ci_workflow / "results" / "inputs" / "plots" / f"{name}.png").is_file()

@@ -16,7 +16,7 @@ import contextlib
 import difflib
 import glob
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -320,29 +320,36 @@ class ExpressionReader:
     def _uproot_chunks(self, path: str, ttree, executor) -> Iterator[tuple[dict, int, int]]:
         """``(branch arrays, n_entries, first entry in the file)`` for each non-empty chunk of one file."""
         branches = set(self.branches) or {_smallest_branch(ttree)}
-        iterator = ttree.iterate(
-            filter_name=lambda name: name in branches,
-            step_size=self.step_size,
-            library="ak",
-            how=dict,
-            report=True,
-            decompression_executor=executor,
-            interpretation_executor=executor,
-        )
-        while True:
-            try:
-                arrays, report = next(iterator)
-            except StopIteration:
-                return
-            except Exception as error:  # decompression/deserialisation errors of damaged files
-                raise UserError(
-                    f"cannot read tree {self.tree!r} in {path} ({_describe(error)}); "
-                    "the file may be corrupt or truncated: re-copy or regenerate it"
-                ) from None
+        chunks = iterate_tree(ttree, branches, tree=self.tree, path=path, step_size=self.step_size, how=dict, report=True,
+                              decompression_executor=executor, interpretation_executor=executor)
+        for arrays, report in chunks:
             n_entries = report.tree_entry_stop - report.tree_entry_start
             if n_entries:
                 yield arrays, n_entries, report.tree_entry_start
             del arrays
+
+
+def iterate_tree(ttree, branches: Collection[str], *, tree: str, path: str, step_size: str | int,
+                 **options) -> Iterator:
+    """``ttree.iterate`` over ``branches`` as awkward arrays, chunk by chunk.
+
+    A chunk that cannot be decompressed or deserialised (a damaged file) is a
+    ``UserError`` naming the ``tree`` and its file ``path``.  ``options`` go to uproot
+    (``how``, ``report``, executors).
+    """
+    iterator = ttree.iterate(filter_name=lambda name: name in branches, step_size=step_size, library="ak",
+                             **options)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except Exception as error:  # decompression/deserialisation errors of damaged files
+            raise UserError(
+                f"cannot read tree {tree!r} in {path} ({_describe(error)}); "
+                "the file may be corrupt or truncated: re-copy or regenerate it"
+            ) from None
+        yield chunk
 
 
 _SELECTION = object()

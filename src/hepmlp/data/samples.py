@@ -34,7 +34,7 @@ from hepmlp.data.reading import (
     worker_pool,
 )
 from hepmlp.data.weights import GeneratorInfo, normalisation, read_generator_info
-from hepmlp.errors import UserError
+from hepmlp.errors import SampleError, UserError
 
 EVENT_BRANCH = "event"
 
@@ -129,15 +129,16 @@ def read_sample(
     """
     try:
         data = _read(spec, sample, stream, executor)
+    except SampleError:
+        raise
     except UserError as error:
-        if str(error).startswith(f"sample {sample.name!r}"):
-            raise
-        raise UserError(f"sample {sample.name!r}: {error}") from None
+        raise SampleError(sample.name, str(error)) from None
     if data.n_selected == 0:
         selections = "; ".join(f"{key}: {expr.text!r}" for key, expr in sample.selections.items())
-        raise UserError(
-            f"sample {sample.name!r}: the selection keeps no events (0 of {data.n_read} read; {selections}); "
-            "loosen the selection or check the sample's files"
+        raise SampleError(
+            sample.name,
+            f"the selection keeps no events (0 of {data.n_read} read; {selections}); "
+            "loosen the selection or check the sample's files",
         )
     return data
 
@@ -236,23 +237,24 @@ def _column_description(spec: DatasetSpec, data: SampleData, name: str) -> str:
 
 def _report_nonfinite(spec: DatasetSpec, data: SampleData, counts: Counter) -> None:
     details = ", ".join(f"{_column_description(spec, data, name)}: {count}" for name, count in counts.items())
-    where = f"sample {data.spec.name!r}"
     if spec.weights["nonfinite"] == "error":
         first, count = next(iter(counts.items()))
         what = _column_description(spec, data, first)
-        raise UserError(
-            f"{where}: {what} is NaN or infinite in {count} of {data.n_selected} selected events "
+        raise SampleError(
+            data.spec.name,
+            f"{what} is NaN or infinite in {count} of {data.n_selected} selected events "
             f"(per column: {details}); guard the expression (e.g. with where() or maximum()) "
-            "or set weights.nonfinite: drop"
+            "or set weights.nonfinite: drop",
         )
     if data.n_dropped == data.n_selected:
-        raise UserError(
-            f"{where}: weights.nonfinite: drop removed all {data.n_selected} selected events, since each has "
+        raise SampleError(
+            data.spec.name,
+            f"weights.nonfinite: drop removed all {data.n_selected} selected events, since each has "
             f"a NaN or infinite value (per column: {details}); guard the expression (e.g. with where() or "
-            "maximum()) or check the sample's branches"
+            "maximum()) or check the sample's branches",
         )
     warnings.warn(
-        f"{where}: dropped {data.n_dropped} of {data.n_selected} selected events with NaN or infinite "
+        f"sample {data.spec.name!r}: dropped {data.n_dropped} of {data.n_selected} selected events with NaN or infinite "
         f"values ({details})",
         DataWarning,
         stacklevel=3,

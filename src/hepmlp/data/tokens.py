@@ -122,8 +122,3 @@ def iterate_tokens(text: str) -> Iterator[Token]:
             yield Token(kind, match.group(), position)
         position = match.end()
     yield Token("end", "", len(text))
-
-
-def tokenize(text: str) -> list[Token]:
-    """All tokens of ``text`` (see ``iterate_tokens``)."""
-    return list(iterate_tokens(text))

@@ -24,7 +24,7 @@ import numpy as np
 
 from hepmlp.data.reading import TreeNotFound, open_tree
 from hepmlp.data.split import TEST
-from hepmlp.errors import UserError
+from hepmlp.errors import SampleError, UserError
 
 PB_PER_INVERSE_FB = 1000.0
 RUNS_TREE = "Runs"
@@ -111,16 +111,18 @@ def normalisation(
     if not normalise:
         return Normalisation(1.0, sigma, sigma_source, sum_weights, sum_source)
     if sigma is None:
-        raise UserError(
-            f"sample {sample!r}: cross_section is null and its files have no {RUNS_TREE!r} tree with "
-            f"sigmaGen: set samples.{sample}.cross_section (in pb), or weights.normalise: false"
+        raise SampleError(
+            sample,
+            f"cross_section is null and its files have no {RUNS_TREE!r} tree with "
+            f"sigmaGen: set samples.{sample}.cross_section (in pb), or weights.normalise: false",
         )
     if not sigma > 0:
-        raise UserError(f"sample {sample!r}: the cross-section ({sigma_source}) is {sigma}; it must be positive")
+        raise SampleError(sample, f"the cross-section ({sigma_source}) is {sigma}; it must be positive")
     if not (np.isfinite(sum_weights) and sum_weights > 0):
-        raise UserError(
-            f"sample {sample!r}: the sum of generator weights ({sum_source}) is {sum_weights}; "
-            "it must be positive to normalise the sample (check its weight expression)"
+        raise SampleError(
+            sample,
+            f"the sum of generator weights ({sum_source}) is {sum_weights}; "
+            "it must be positive to normalise the sample (check its weight expression)",
         )
     factor = sigma * luminosity_fb * PB_PER_INVERSE_FB / sum_weights
     return Normalisation(factor, sigma, sigma_source, sum_weights, sum_source)

@@ -4,16 +4,16 @@
   a hepmlp model (sigmoid -> ``logistic``), Adam (η = 0.001, batch 256, no L2
   penalty: ``alpha=0``), at most ``MLP_MAX_EPOCHS`` epochs, stopping earlier
   when the training loss improves by less than 1e-6 for ``MLP_PATIENCE``
-  epochs, seeded.  (scikit-learn's own early stopping watches the validation
-  *accuracy*, which stays flat for the first epochs of a small sigmoid
-  network and stopped it after 22 epochs at AUC 0.54 on the CI data.)
+  epochs, seeded.  Not scikit-learn's own early stopping: it watches the
+  validation *accuracy*, which stays flat during the first epochs of a small
+  sigmoid network, so it stops before the network has learnt.
 - ``hist_gradient_boosting``: ``HistGradientBoostingClassifier`` with its
   defaults, early stopping on our validation split, seeded.
 
 Both see the standardised training features and the ``training_weight``
 column as ``sample_weight`` (scikit-learn 1.9 supports it for both).  They
-train on ``threads`` threads (OpenMP and BLAS; default 1): on a shared
-machine, OpenMP's busy-waiting made the boosting ten times slower with 2.
+train on ``threads`` threads (OpenMP and BLAS; default 1): OpenMP's
+busy-waiting slows the boosting down when the cores are shared with other jobs.
 Scores have the hepmlp shape: ``(n,)`` = P(class 1) for two classes,
 ``(n, k)`` class probabilities otherwise.
 """

@@ -14,7 +14,7 @@ Binary (one sigmoid output, classes ``[background, signal]``):
   with ``signal_yield_at_best_cut``, ``background_yield_at_best_cut``.
 
 Multi-class (softmax over k classes), per class c (name made key-safe by
-``key_name``): ``auc_train_<c>``, ``auc_test_<c>`` (one-vs-rest with score
+``hepmlp.output_values.safe_name``): ``auc_train_<c>``, ``auc_test_<c>`` (one-vs-rest with score
 column c), ``ks_pvalue_<c>`` (score c of class-c events, train vs test);
 ``auc_test_macro`` (mean of the one-vs-rest test AUCs) and
 ``accuracy_test`` (weighted fraction of test events whose largest score is
@@ -30,13 +30,13 @@ epoch; null without validation), ``n_params`` (int).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from hepmlp.evaluate import metrics
+from hepmlp.output_values import safe_name
 
 BACKGROUND_EFFICIENCY_POINTS = {"1pct": 0.01, "10pct": 0.10, "30pct": 0.30}
 SIGNAL_CLASS = "signal"
@@ -65,11 +65,6 @@ class ClassifierDetails:
     ks_pvalues: dict[str, dict[str, float]] = field(default_factory=dict)
     significance: metrics.SignificanceScan | None = None
     confusion: np.ndarray | None = None
-
-
-def key_name(class_name: str) -> str:
-    """A class name usable inside a metrics key: letters, digits and ``_`` only."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", str(class_name))
 
 
 def _float_or_none(value) -> float | None:
@@ -139,7 +134,7 @@ def multiclass_metrics(
     details = ClassifierDetails()
     values: dict = {}
     for index, class_name in enumerate(classes):
-        key = key_name(class_name)
+        key = safe_name(class_name)
         for split_name, split in (("train", train), ("test", test)):
             curve = metrics.roc_curve(split.scores[:, index], split.labels == index, split.weights)
             values[f"auc_{split_name}_{key}"] = curve.auc
@@ -151,7 +146,7 @@ def multiclass_metrics(
             pvalues[other_name] = metrics.ks_test(train_scores, test_scores, train_weights, test_weights).pvalue
         details.ks_pvalues[class_name] = pvalues
         values[f"ks_pvalue_{key}"] = pvalues[class_name]
-    values["auc_test_macro"] = float(np.mean([values[f"auc_test_{key_name(c)}"] for c in classes]))
+    values["auc_test_macro"] = float(np.mean([values[f"auc_test_{safe_name(c)}"] for c in classes]))
     predicted = np.argmax(test.scores, axis=1)
     correct = predicted == test.labels
     values["accuracy_test"] = float(np.sum(test.weights[correct]) / np.sum(test.weights))

@@ -37,6 +37,7 @@ from hepmlp.evaluate.history_plots import plot_loss_history
 from hepmlp.evaluate.input_plots import plot_feature_ranking
 from hepmlp.evaluate.roc_plots import plot_rejection, plot_roc
 from hepmlp.evaluate.selection_plots import plot_confusion_matrix, plot_significance
+from hepmlp.output_values import jsonable
 from hepmlp.outputs import atomic_outputs
 
 METRICS_FILE = "metrics.json"
@@ -100,18 +101,6 @@ def yield_scale(frames: dict[str, pd.DataFrame], info: dict | None = None) -> np
         elif test_sum != 0:
             scale[rows] = totals[sample] / test_sum
     return scale
-
-
-def jsonable(values: dict) -> dict:
-    """``values`` with NumPy scalars as Python numbers and non-finite floats as ``None``."""
-    result = {}
-    for key, value in values.items():
-        if isinstance(value, (np.integer, np.floating)):
-            value = value.item()
-        if isinstance(value, float) and not np.isfinite(value):
-            value = None
-        result[key] = value
-    return result
 
 
 def check_model_against_dataset(model, info: dict, model_dir: Path, dataset_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""The flat metrics of a calorimeter calibration and the issue's targets (pure math, no I/O).
+"""The flat metrics of a calorimeter calibration (pure math, no I/O).
 
 For each method (``raw``, ``linear``, ``mlp``, ``sklearn``) and calibrated
 test energies ``E_calib`` (shape (n,)), :func:`calibration_metrics` bins
@@ -18,7 +18,9 @@ test energies ``E_calib`` (shape (n,)), :func:`calibration_metrics` bins
   same with the plain RMS and mean;
 * ``{method}_mse_energy_test``: weighted mean of ``(E_calib - E_true)^2`` (GeV^2).
 
-:func:`target_checks` evaluates the issue's targets on the robust binned values.
+:func:`comparison_metrics` compares the MLP with the linear calibration and
+scikit-learn on the robust binned values and the test MSEs (as numbers; what
+counts as good enough is for the analyst, and for the tests, to decide).
 """
 
 from __future__ import annotations
@@ -31,10 +33,8 @@ from hepmlp.evaluate import calibration, resolution
 ENERGIES_GEV = (5, 20, 50, 150)
 N_ENERGY_BINS = 16
 FIT_MIN_GEV = 10.0
-RESOLUTION_TARGET_ABOVE_GEV = 5.0  # MLP resolution < linear in every bin centred above this
-RESPONSE_TARGET_FROM_GEV = 10.0  # |MLP response - 1| < RESPONSE_TOLERANCE in every bin centred from here
-RESPONSE_TOLERANCE = 0.02
-MSE_TOLERANCE = 1.1  # MLP test MSE <= MSE_TOLERANCE x sklearn's
+RESOLUTION_COMPARED_ABOVE_GEV = 5.0  # MLP / linear resolution over the bins centred above this
+RESPONSE_COMPARED_FROM_GEV = 10.0  # |MLP response - 1| over the bins centred from here
 
 
 def calibration_metrics(
@@ -72,26 +72,23 @@ def calibration_metrics(
     return metrics, bins_by_method, fits
 
 
-def target_checks(bins_by_method: dict, mse: float, sklearn_mse: float) -> dict:
-    """The issue's targets, on the robust binned values and the test MSEs.
+def comparison_metrics(bins_by_method: dict, mse: float, sklearn_mse: float) -> dict:
+    """The MLP against the linear calibration and scikit-learn, as numbers.
 
-    ``target_resolution_better_than_linear``: MLP < linear in every bin centred
-    above 5 GeV; ``target_response_within_2pct``: |MLP response - 1| < 0.02 in
-    every bin centred at >= 10 GeV (with ``mlp_max_response_deviation_from_10GeV``);
-    ``target_mse_within_1p1_sklearn``: ``mse <= 1.1 sklearn_mse`` (with
-    ``mse_test_over_sklearn``).
+    ``mlp_max_resolution_over_linear_above_5GeV``: max over the bins centred
+    above 5 GeV of sigma_MLP / sigma_linear (robust resolutions; < 1: the MLP
+    resolves better in every bin); ``mlp_max_response_deviation_from_10GeV``:
+    max |MLP response - 1| over the bins centred at >= 10 GeV;
+    ``mse_test_over_sklearn``: ``mse / sklearn_mse``.  NaN where no bin qualifies.
     """
     mlp, linear = bins_by_method["mlp"], bins_by_method["linear"]
-    above = np.isfinite(mlp["energy"]) & (mlp["energy"] > RESOLUTION_TARGET_ABOVE_GEV)
-    from_10 = np.isfinite(mlp["energy"]) & (mlp["energy"] >= RESPONSE_TARGET_FROM_GEV)
+    above = np.isfinite(mlp["energy"]) & (mlp["energy"] > RESOLUTION_COMPARED_ABOVE_GEV)
+    from_10 = np.isfinite(mlp["energy"]) & (mlp["energy"] >= RESPONSE_COMPARED_FROM_GEV)
+    ratio = mlp["robust_resolution"][above] / linear["robust_resolution"][above]
     deviation = np.abs(mlp["robust_response"][from_10] - 1)
     return {
-        "target_resolution_better_than_linear": bool(
-            np.all(mlp["robust_resolution"][above] < linear["robust_resolution"][above])
-        ),
-        "target_response_within_2pct": bool(np.all(deviation < RESPONSE_TOLERANCE)),
+        "mlp_max_resolution_over_linear_above_5GeV": float(ratio.max()) if ratio.size else float("nan"),
         "mlp_max_response_deviation_from_10GeV": float(deviation.max()) if deviation.size else float("nan"),
-        "target_mse_within_1p1_sklearn": bool(mse <= MSE_TOLERANCE * sklearn_mse),
         "mse_test_over_sklearn": mse / sklearn_mse,
     }
 

@@ -41,28 +41,11 @@ from hepmlp.errors import UserError
 from hepmlp.io.array_files import sealed_json, write_arrays
 from hepmlp.nn import MLP
 from hepmlp.nn.network_file import describe_network, model_paths, read_description, read_network, require_keys
+from hepmlp.output_values import jsonable
 from hepmlp.outputs import atomic_outputs
 
 HISTORY_FILE = "history.csv"
 HISTORY_COLUMNS = ("epoch", "train_loss", "validation_loss", "learning_rate", "seconds")
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` in plain JSON types (dicts, lists, NumPy scalars and arrays converted);
-    non-finite floats become ``None`` (``null``)."""
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 # --------------------------------------------------------------------------- trained models
@@ -174,12 +157,21 @@ class TrainedModel:
     def n_outputs(self) -> int:
         return int(self.mlp.layer_sizes[-1])
 
-    def score(self, X_raw: np.ndarray) -> np.ndarray:
-        """Scores for raw features ``X_raw`` of shape ``(n, n_features)``.
+    def score(self, X_raw: np.ndarray | pd.DataFrame) -> np.ndarray:
+        """Scores for raw (unstandardised) feature values.
 
+        ``X_raw``: an array ``(n, n_features)`` with the columns in the order
+        of ``features``, or a table (e.g. a dataset split read with pandas)
+        whose columns named ``features`` are taken, in that order.
         ``s = predict((X_raw - mean) / std)``: shape ``(n,)`` for one output,
         ``(n, k)`` for a softmax over ``k`` classes.
         """
+        if isinstance(X_raw, pd.DataFrame):
+            missing = [name for name in self.features if name not in X_raw.columns]
+            if missing:
+                raise ValueError(f"the table has no column(s) {', '.join(missing)}; model {self.name} "
+                                 f"needs the features {', '.join(self.features)}")
+            X_raw = X_raw[self.features].to_numpy(dtype=np.float64)
         X = np.asarray(X_raw, dtype=self.mean.dtype)
         if X.ndim != 2 or X.shape[1] != len(self.features):
             raise ValueError(f"expected features of shape (n, {len(self.features)}), got {X.shape}")

@@ -19,7 +19,6 @@ selection is applied), so ROOT can use it as a friend tree:
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,8 +28,10 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from hepmlp.data.reading import iterate_tree
 from hepmlp.errors import UserError
 from hepmlp.io.model_files import TrainedModel, load_trained
+from hepmlp.output_values import safe_name
 from hepmlp.outputs import atomic_outputs
 
 DEFAULT_TREE = "Events"
@@ -38,17 +39,12 @@ DEFAULT_OUTPUT_TREE = "Scores"
 EVENT_BRANCH = "event"
 
 
-def branch_safe(name: str) -> str:
-    """``name`` with every character outside ``[A-Za-z0-9_]`` replaced by ``_``."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", str(name))
-
-
 def score_branches(model: TrainedModel, name: str | None = None) -> list[str]:
     """``["score_<name>"]`` for one output, ``["score_<name>_<class>", ...]`` for softmax."""
-    stem = f"score_{branch_safe(name or model.name)}"
+    stem = f"score_{safe_name(name or model.name)}"
     if model.n_outputs == 1:
         return [stem]
-    return [f"{stem}_{branch_safe(label)}" for label in model.classes]
+    return [f"{stem}_{safe_name(label)}" for label in model.classes]
 
 
 class _RowQueue:
@@ -112,18 +108,7 @@ def _raw_stream(files: list[str], tree: str, branches: list[str], step_size: str
     """The raw ``branches`` of the chain, chunk by chunk (chunks need not match the reader's)."""
     for path in files:
         with uproot.open(path) as handle:
-            chunks = handle[tree].iterate(filter_name=lambda name: name in branches, step_size=step_size, library="ak")
-            while True:
-                try:
-                    chunk = next(chunks)
-                except StopIteration:
-                    break
-                except Exception as error:  # decompression/deserialisation errors of damaged files
-                    raise UserError(
-                        f"cannot read branches {', '.join(branches)} of tree {tree!r} in {path} "
-                        f"({type(error).__name__}: {error}); the file may be corrupt or truncated"
-                    ) from None
-                yield chunk
+            yield from iterate_tree(handle[tree], set(branches), tree=tree, path=path, step_size=step_size)
 
 
 def _as_column(array) -> np.ndarray | ak.Array:

@@ -26,7 +26,8 @@ into energy by ``x E_raw``), and writes, all or nothing,
 * ``metrics.json`` (flat; ``{method}`` is raw, linear, mlp, sklearn): the
   per-method keys of ``hepmlp.evaluate.regression_metrics`` (``{method}_a``,
   ``_b``, ``_c``, ``{method}_resolution_{E}GeV``, ``{method}_response_{E}GeV``
-  for E = 5, 20, 50, 150, ...), the issue's targets (``target_*``), and
+  for E = 5, 20, 50, 150, ...), the comparison with the linear calibration
+  and scikit-learn (``regression_metrics.comparison_metrics``), and
   ``mse_test`` / ``sklearn_mse_test``: the weighted test MSE of the hepmlp MLP
   and of sklearn in the learning target's units (dimensionless for ``ratio``,
   GeV^2 for ``energy``); ``train_seconds`` (hepmlp training, from
@@ -279,7 +280,8 @@ def calibrate_all(trained, info: dict, model_config: dict, train: RegressionSpli
 def run_evaluate(args: argparse.Namespace) -> None:
     from hepmlp.config import load_config
     from hepmlp.evaluate import plots_regression, regression_metrics  # matplotlib, scipy: only here
-    from hepmlp.io.model_files import jsonable, load_trained
+    from hepmlp.io.model_files import load_trained
+    from hepmlp.output_values import jsonable
 
     config = load_config(args.config)
     plot_config = config.get("plots", {})
@@ -305,7 +307,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     metrics, bins_by_method, fits = regression_metrics.calibration_metrics(test.truth, results["energies"], test.weight)
     mse = calibration.weighted_mse(test.target, results["predictions"]["mlp"], test.weight)
     sklearn_mse = calibration.weighted_mse(test.target, results["predictions"]["sklearn"], test.weight)
-    metrics.update(regression_metrics.target_checks(bins_by_method, mse, sklearn_mse))
+    metrics.update(regression_metrics.comparison_metrics(bins_by_method, mse, sklearn_mse))
     metrics.update(
         {
             "mse_test": mse,
