@@ -15,5 +15,14 @@ from .hessian import hessian
 from .network import MLP, one_hot
 from .training import EpochProgress, History, fit
 
-__all__ = ["EpochProgress", "History", "MLP", "TrainingError", "build_model", "fit", "fit_from_config",
-           "hessian", "one_hot"]
+__all__ = [
+    "EpochProgress",
+    "History",
+    "MLP",
+    "TrainingError",
+    "build_model",
+    "fit",
+    "fit_from_config",
+    "hessian",
+    "one_hot",
+]

@@ -58,8 +58,9 @@ class Activation:
         """y = θ(z) into ``out``."""
         raise NotImplementedError
 
-    def backward(self, z: np.ndarray, y: np.ndarray, delta: np.ndarray,
-                 work: np.ndarray | None = None) -> np.ndarray:
+    def backward(
+        self, z: np.ndarray, y: np.ndarray, delta: np.ndarray, work: np.ndarray | None = None
+    ) -> np.ndarray:
         """delta ← delta · θ'(z), in place."""
         raise NotImplementedError(f"the {self.name} unit's derivative is part of its loss")
 
@@ -95,8 +96,9 @@ class Sigmoid(Activation):
         out += 0.5
         return out
 
-    def backward(self, z: np.ndarray, y: np.ndarray, delta: np.ndarray,
-                 work: np.ndarray | None = None) -> np.ndarray:
+    def backward(
+        self, z: np.ndarray, y: np.ndarray, delta: np.ndarray, work: np.ndarray | None = None
+    ) -> np.ndarray:
         """delta ← delta · y (1 − y)."""
         work = np.empty_like(delta) if work is None else work
         np.multiply(delta, y, out=delta)
@@ -127,8 +129,9 @@ class Tanh(Activation):
         """y = tanh z."""
         return np.tanh(z, out=out)
 
-    def backward(self, z: np.ndarray, y: np.ndarray, delta: np.ndarray,
-                 work: np.ndarray | None = None) -> np.ndarray:
+    def backward(
+        self, z: np.ndarray, y: np.ndarray, delta: np.ndarray, work: np.ndarray | None = None
+    ) -> np.ndarray:
         """delta ← delta · (1 − y²)."""
         work = np.empty_like(delta) if work is None else work
         np.multiply(y, y, out=work)
@@ -152,8 +155,9 @@ class Relu(Activation):
         """y = max(z, 0)."""
         return np.maximum(z, 0, out=out)
 
-    def backward(self, z: np.ndarray, y: np.ndarray, delta: np.ndarray,
-                 work: np.ndarray | None = None) -> np.ndarray:
+    def backward(
+        self, z: np.ndarray, y: np.ndarray, delta: np.ndarray, work: np.ndarray | None = None
+    ) -> np.ndarray:
         """delta ← delta · [z > 0]  (y = max(z, 0) > 0 exactly when z > 0)."""
         np.multiply(delta, z > 0, out=delta)
         return delta
@@ -175,8 +179,9 @@ class Identity(Activation):
             np.copyto(out, z)
         return out
 
-    def backward(self, z: np.ndarray, y: np.ndarray, delta: np.ndarray,
-                 work: np.ndarray | None = None) -> np.ndarray:
+    def backward(
+        self, z: np.ndarray, y: np.ndarray, delta: np.ndarray, work: np.ndarray | None = None
+    ) -> np.ndarray:
         """delta ← delta · 1."""
         return delta
 
@@ -199,9 +204,7 @@ class Softmax(Activation):
         return out
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    unit.name: unit for unit in (Sigmoid(), Tanh(), Relu(), Identity())
-}
+ACTIVATIONS: dict[str, Activation] = {unit.name: unit for unit in (Sigmoid(), Tanh(), Relu(), Identity())}
 OUTPUT_UNITS: dict[str, Activation] = {**ACTIVATIONS, "sigmoid": SigmoidOutput(), "softmax": Softmax()}
 HIDDEN_ACTIVATIONS: tuple[ActivationName, ...] = get_args(ActivationName)
 OUTPUT_ACTIVATIONS: tuple[OutputName, ...] = get_args(OutputName)

@@ -22,11 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import TrainingError
-from .losses import event_scale, resolve_loss
+from .losses import LossName, event_scale, resolve_loss
 from .network import MLP, forward_pass
 
 DEFAULT_MAX_PARAMS = 2000
-BLOCK_ELEMENTS = 2_000_000   # directions × events × units held at once (16 MB per array)
+BLOCK_ELEMENTS = 2_000_000  # directions × events × units held at once (16 MB per array)
 
 
 def check_hessian_size(n_params: int, max_params: int = DEFAULT_MAX_PARAMS) -> None:
@@ -41,9 +41,15 @@ def check_hessian_size(n_params: int, max_params: int = DEFAULT_MAX_PARAMS) -> N
         )
 
 
-def hessian(model: MLP, X: np.ndarray, y: np.ndarray, loss: str,
-            weights: np.ndarray | None = None, *,
-            max_params: int = DEFAULT_MAX_PARAMS) -> np.ndarray:
+def hessian(
+    model: MLP,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss: LossName,
+    weights: np.ndarray | None = None,
+    *,
+    max_params: int = DEFAULT_MAX_PARAMS,
+) -> np.ndarray:
     """H = ∇²L(params), shape (n_params, n_params), float64, symmetrised."""
     check_hessian_size(model.n_params, max_params)
     if model.dtype != np.float64:
@@ -52,8 +58,9 @@ def hessian(model: MLP, X: np.ndarray, y: np.ndarray, loss: str,
         model64 = model
     X = model64._as_input(X)
     target = model64._as_target(y)
-    scale = event_scale(None if weights is None else np.asarray(weights, np.float64),
-                        X.shape[0], np.float64)
+    scale = event_scale(
+        None if weights is None else np.asarray(weights, np.float64), X.shape[0], np.dtype(np.float64)
+    )
     loss_function = resolve_loss(loss, model64.output)
     n_params = model64.n_params
     block = max(1, BLOCK_ELEMENTS // (X.shape[0] * max(model64.layer_sizes)))
@@ -62,13 +69,13 @@ def hessian(model: MLP, X: np.ndarray, y: np.ndarray, loss: str,
         stop = min(n_params, start + block)
         directions = np.zeros((stop - start, n_params))
         directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
-        result[start:stop] = hessian_vector_products(model64, X, target, scale,
-                                                     loss_function, directions)
+        result[start:stop] = hessian_vector_products(model64, X, target, scale, loss_function, directions)
     return 0.5 * (result + result.T)
 
 
-def hessian_vector_products(model: MLP, X: np.ndarray, target: np.ndarray, scale,
-                            loss_function, directions: np.ndarray) -> np.ndarray:
+def hessian_vector_products(
+    model: MLP, X: np.ndarray, target: np.ndarray, scale, loss_function, directions: np.ndarray
+) -> np.ndarray:
     """(H v_j)_j for directions of shape (m, n_params); returns (m, n_params).
 
     X (n, s_0) and target (n, s_L) in float64; ``scale`` and ``loss_function``
@@ -77,9 +84,10 @@ def hessian_vector_products(model: MLP, X: np.ndarray, target: np.ndarray, scale
     m = directions.shape[0]
     direction_weights, direction_biases = model._layer_views(directions)
     zs, outputs = forward_pass(X, model.weights, model.biases, model.units)
-    ys, output = [X, *outputs[:-1]], outputs[-1]   # y^(0) … y^(L−1), and y^(L)
+    ys, output = [X, *outputs[:-1]], outputs[-1]  # y^(0) … y^(L−1), and y^(L)
     # R{·} of the forward pass
-    rys, rzs = [None], []
+    rys: list[np.ndarray | None] = [None]
+    rzs: list[np.ndarray] = []
     for layer, W in enumerate(model.weights):
         rz = np.matmul(ys[layer], direction_weights[layer]) + direction_biases[layer][:, None, :]
         if rys[-1] is not None:
@@ -96,8 +104,9 @@ def hessian_vector_products(model: MLP, X: np.ndarray, target: np.ndarray, scale
     for layer in range(len(model.weights) - 1, -1, -1):
         W = model.weights[layer]
         r_gradient_w = np.matmul(ys[layer].T, r_delta)
-        if rys[layer] is not None:
-            r_gradient_w += np.matmul(rys[layer].transpose(0, 2, 1), delta)
+        ry = rys[layer]
+        if ry is not None:
+            r_gradient_w += np.matmul(ry.transpose(0, 2, 1), delta)
         product_weights[layer][...] = r_gradient_w
         product_biases[layer][...] = r_delta.sum(axis=1)
         if layer == 0:

@@ -137,6 +137,7 @@ def resolve_loss(name: LossName, output: str) -> Loss:
             f"(several classes), not {output!r}"
         )
     if output == "softmax":
-        raise ValueError("loss 'mse' needs an element-wise output unit "
-                         "(identity, sigmoid, tanh, relu), not 'softmax'")
+        raise ValueError(
+            "loss 'mse' needs an element-wise output unit (identity, sigmoid, tanh, relu), not 'softmax'"
+        )
     return Loss("mse", make_squared_error(output), make_squared_error_curvature(output))

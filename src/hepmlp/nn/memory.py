@@ -44,9 +44,16 @@ def n_parameters(layer_sizes: Sequence[int]) -> int:
     return sum((int(a) + 1) * int(b) for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
-def training_bytes(layer_sizes: Sequence[int], *, n_train: int, n_validation: int = 0,
-                   batch_size: int | None = None, optimizer: str = "gd", dtype: str = "float64",
-                   keep_best: bool = False) -> dict[str, int]:
+def training_bytes(
+    layer_sizes: Sequence[int],
+    *,
+    n_train: int,
+    n_validation: int = 0,
+    batch_size: int | None = None,
+    optimizer: str = "gd",
+    dtype: str = "float64",
+    keep_best: bool = False,
+) -> dict[str, int]:
     """Bytes of each part in ``PARTS`` (see the module docstring) for training this network.
 
     ``batch_size`` None is the full batch.  Python integers throughout, so a

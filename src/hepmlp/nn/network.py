@@ -24,24 +24,30 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from hepmlp.choices import check_choice
 
 from .activations import Activation, ActivationName, OutputName, hidden_unit, output_unit
-from .losses import event_scale, resolve_loss
+from .losses import LossName, event_scale, resolve_loss
 from .network_file import describe_network, model_paths, read_description, read_network, write_network
 
-DTYPES = ("float32", "float64")
+DType = Literal["float32", "float64"]
+DTYPES: tuple[DType, ...] = get_args(DType)
 INFERENCE_CHUNK = 65536
 _MAX_WORKSPACES = 4
 
 
-def forward_pass(X: np.ndarray, weights: list[np.ndarray], biases: list[np.ndarray],
-                 units: list[Activation], pre_activations: list[np.ndarray] | None = None,
-                 activations: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def forward_pass(
+    X: np.ndarray,
+    weights: list[np.ndarray],
+    biases: list[np.ndarray],
+    units: list[Activation],
+    pre_activations: list[np.ndarray] | None = None,
+    activations: list[np.ndarray] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The forward pass: ([z^(1) … z^(L)], [y^(1) … y^(L)]).
 
         z^(l+1) = y^(l) W_l + b_l,   y^(l+1) = θ_l(z^(l+1)),   y^(0) = X (n, s_0)
@@ -55,9 +61,9 @@ def forward_pass(X: np.ndarray, weights: list[np.ndarray], biases: list[np.ndarr
     y = X
     for layer, (W, b, unit) in enumerate(zip(weights, biases, units)):
         z = np.matmul(y, W, out=None if pre_activations is None else pre_activations[layer])
-        z += b                                                  # z^(l+1) = y^(l) W_l + b_l
+        z += b  # z^(l+1) = y^(l) W_l + b_l
         y = unit.forward(z, np.empty_like(z) if activations is None else activations[layer])
-        zs.append(z)                                            # y^(l+1) = θ(z^(l+1))
+        zs.append(z)  # y^(l+1) = θ(z^(l+1))
         ys.append(y)
     return zs, ys
 
@@ -70,7 +76,7 @@ class _Workspace:
         self.pre_activations = [np.empty((n, s), dtype) for s in outs]
         self.activations = [np.empty((n, s), dtype) for s in outs]
         self.deltas = [np.empty((n, s), dtype) for s in outs]
-        self.scratch = [np.empty((n, s), dtype) for s in outs[:-1]]   # hidden layers only
+        self.scratch = [np.empty((n, s), dtype) for s in outs[:-1]]  # hidden layers only
         self.ones = np.ones(n, dtype)
 
 
@@ -85,9 +91,16 @@ class MLP:
     relu layers; biases start at 0); ``dtype`` float64 or float32.
     """
 
-    def __init__(self, n_inputs: int, hidden: tuple[int, ...] | list[int] = (32, 32),
-                 activation: ActivationName = "sigmoid", output: OutputName = "sigmoid",
-                 n_outputs: int = 1, seed: int = 0, dtype: Literal["float32", "float64"] = "float64"):
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden: tuple[int, ...] | list[int] = (32, 32),
+        activation: ActivationName = "sigmoid",
+        output: OutputName = "sigmoid",
+        n_outputs: int = 1,
+        seed: int = 0,
+        dtype: DType = "float64",
+    ):
         hidden_units, output_units = hidden_unit(activation), output_unit(output)
         self.activation, self.output = activation, output
         check_choice("dtype", str(np.dtype(dtype)), DTYPES)
@@ -127,9 +140,9 @@ class MLP:
         leading = flat.shape[:-1]
         weights, biases, offset = [], [], 0
         for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
-            weights.append(flat[..., offset:offset + a * b].reshape(*leading, a, b))
+            weights.append(flat[..., offset : offset + a * b].reshape(*leading, a, b))
             offset += a * b
-            biases.append(flat[..., offset:offset + b])
+            biases.append(flat[..., offset : offset + b])
             offset += b
         return weights, biases
 
@@ -180,8 +193,9 @@ class MLP:
     def _forward(self, X: np.ndarray) -> np.ndarray:
         """Forward pass into the work buffers; returns the output buffer y^(L)."""
         workspace = self._workspace(X.shape[0])
-        _, ys = forward_pass(X, self.weights, self.biases, self.units,
-                             workspace.pre_activations, workspace.activations)
+        _, ys = forward_pass(
+            X, self.weights, self.biases, self.units, workspace.pre_activations, workspace.activations
+        )
         self.pre_activations = workspace.pre_activations
         self.activations = [X, *workspace.activations]
         return ys[-1]
@@ -194,7 +208,7 @@ class MLP:
     def _output_chunks(self, X: np.ndarray):
         """Yield (start, z^(L), y^(L)) for chunks of X without touching the work buffers."""
         for start in range(0, X.shape[0], INFERENCE_CHUNK):
-            zs, ys = forward_pass(X[start:start + INFERENCE_CHUNK], self.weights, self.biases, self.units)
+            zs, ys = forward_pass(X[start : start + INFERENCE_CHUNK], self.weights, self.biases, self.units)
             yield start, zs[-1], ys[-1]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -202,7 +216,7 @@ class MLP:
         X = self._as_input(X)
         result = np.empty((X.shape[0], self.n_outputs), self.dtype)
         for start, _, y in self._output_chunks(X):
-            result[start:start + y.shape[0]] = y
+            result[start : start + y.shape[0]] = y
         return result[:, 0] if self.n_outputs == 1 else result
 
     # --------------------------------------------------------------- backward
@@ -227,17 +241,18 @@ class MLP:
         for layer in range(len(self.weights) - 1, -1, -1):
             delta = deltas[layer]
             y_in = X if layer == 0 else ys[layer - 1]
-            np.matmul(y_in.T, delta, out=self.weight_gradients[layer])   # dL/dW = yᵀ dL/dz
+            np.matmul(y_in.T, delta, out=self.weight_gradients[layer])  # dL/dW = yᵀ dL/dz
             np.matmul(workspace.ones, delta, out=self.bias_gradients[layer])  # dL/db = Σ dL/dz
             if layer > 0:
                 previous = deltas[layer - 1]
                 W = self.weights[layer]
-                if W.shape[1] == 1:   # one output unit: an outer product, cheaper broadcast
-                    np.multiply(delta, W.T, out=previous)                # dL/dy = dL/dz Wᵀ
+                if W.shape[1] == 1:  # one output unit: an outer product, cheaper broadcast
+                    np.multiply(delta, W.T, out=previous)  # dL/dy = dL/dz Wᵀ
                 else:
-                    np.matmul(delta, W.T, out=previous)                  # dL/dy = dL/dz Wᵀ
-                self.units[layer - 1].backward(zs[layer - 1], ys[layer - 1], previous,
-                                               workspace.scratch[layer - 1])   # dL/dz = dL/dy θ'(z)
+                    np.matmul(delta, W.T, out=previous)  # dL/dy = dL/dz Wᵀ
+                self.units[layer - 1].backward(
+                    zs[layer - 1], ys[layer - 1], previous, workspace.scratch[layer - 1]
+                )  # dL/dz = dL/dy θ'(z)
         return self._gradient
 
     def _loss_and_gradient(self, X: np.ndarray, target: np.ndarray, scale, loss) -> float:
@@ -248,23 +263,25 @@ class MLP:
         """
         output = self._forward(X)
         workspace = self._workspace(X.shape[0])
-        value = loss.value_and_gradient(workspace.pre_activations[-1], output, target,
-                                        scale, workspace.deltas[-1])
+        value = loss.value_and_gradient(
+            workspace.pre_activations[-1], output, target, scale, workspace.deltas[-1]
+        )
         self._backward(X)
         return value
 
-    def loss_and_gradient(self, X: np.ndarray, y: np.ndarray, loss: str,
-                          weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    def loss_and_gradient(
+        self, X: np.ndarray, y: np.ndarray, loss: LossName, weights: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
         """(L, dL/dparams) with L = Σ w_i l_i / Σ w_i; the gradient has shape (n_params,)."""
         X = self._as_input(X)
         target = self._as_target(y)
-        scale = event_scale(None if weights is None else np.asarray(weights, np.float64),
-                            X.shape[0], self.dtype)
+        scale = event_scale(
+            None if weights is None else np.asarray(weights, np.float64), X.shape[0], self.dtype
+        )
         value = self._loss_and_gradient(X, target, scale, resolve_loss(loss, self.output))
         return value, self._gradient.copy()
 
-    def loss(self, X: np.ndarray, y: np.ndarray, loss: str,
-             weights: np.ndarray | None = None) -> float:
+    def loss(self, X: np.ndarray, y: np.ndarray, loss: LossName, weights: np.ndarray | None = None) -> float:
         """L = Σ w_i l_i / Σ w_i without the gradient (chunked, for large sets)."""
         X = self._as_input(X)
         target = self._as_target(y)
@@ -275,16 +292,20 @@ class MLP:
         for start, z, y_out in self._output_chunks(X):
             stop = start + z.shape[0]
             part = scale if isinstance(scale, float) else scale[start:stop]
-            total += loss_function.value_and_gradient(z, y_out, target[start:stop], part,
-                                                      np.empty_like(z))
+            total += loss_function.value_and_gradient(z, y_out, target[start:stop], part, np.empty_like(z))
         return total
 
     # ---------------------------------------------------------------- storage
     def architecture(self) -> dict[str, Any]:
         """JSON-able description: MLP(**architecture()) rebuilds the same shape."""
-        return {"n_inputs": self.n_inputs, "hidden": list(self.hidden),
-                "activation": self.activation, "output": self.output,
-                "n_outputs": self.n_outputs, "dtype": str(self.dtype)}
+        return {
+            "n_inputs": self.n_inputs,
+            "hidden": list(self.hidden),
+            "activation": self.activation,
+            "output": self.output,
+            "n_outputs": self.n_outputs,
+            "dtype": str(self.dtype),
+        }
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """{"W0": (s_0, s_1), "b0": (s_1,), "W1": …} as copies."""
@@ -305,12 +326,14 @@ class MLP:
         for layer, (W, b) in enumerate(zip(model.weights, model.biases)):
             for name, target in ((f"W{layer}", W), (f"b{layer}", b)):
                 if name not in arrays:
-                    raise ValueError(f"array {name!r} is missing; expected W0, b0, … "
-                                     f"for {len(model.weights)} layers")
+                    raise ValueError(
+                        f"array {name!r} is missing; expected W0, b0, … for {len(model.weights)} layers"
+                    )
                 value = np.asarray(arrays[name])
                 if value.shape != target.shape:
-                    raise ValueError(f"array {name!r} has shape {value.shape}, "
-                                     f"the architecture needs {target.shape}")
+                    raise ValueError(
+                        f"array {name!r} has shape {value.shape}, the architecture needs {target.shape}"
+                    )
                 target[...] = value
         return model
 
@@ -339,8 +362,10 @@ class MLP:
         return read_network(npz_path, json_path, description, cls.from_arrays)
 
     def __repr__(self) -> str:
-        return (f"MLP(layers={self.layer_sizes}, activation={self.activation!r}, "
-                f"output={self.output!r}, dtype={self.dtype})")
+        return (
+            f"MLP(layers={self.layer_sizes}, activation={self.activation!r}, "
+            f"output={self.output!r}, dtype={self.dtype})"
+        )
 
 
 def one_hot(labels: np.ndarray, n_classes: int, dtype: str = "float64") -> np.ndarray:
@@ -349,8 +374,7 @@ def one_hot(labels: np.ndarray, n_classes: int, dtype: str = "float64") -> np.nd
     if labels.ndim != 1:
         raise ValueError(f"labels need shape (n,), got {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in 0 … {n_classes - 1}, "
-                         f"got {labels.min()} … {labels.max()}")
+        raise ValueError(f"labels must lie in 0 … {n_classes - 1}, got {labels.min()} … {labels.max()}")
     result = np.zeros((labels.size, n_classes), dtype)
     result[np.arange(labels.size), labels.astype(np.intp)] = 1
     return result

@@ -61,8 +61,9 @@ def versions() -> dict[str, str]:
     return {"hepmlp": __version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
-def describe_network(architecture: Mapping[str, Any], layer_sizes: tuple[int, ...],
-                     arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+def describe_network(
+    architecture: Mapping[str, Any], layer_sizes: tuple[int, ...], arrays: Mapping[str, np.ndarray]
+) -> dict[str, Any]:
     """The ``model.json`` keys of the network alone (format, architecture, layer sizes, manifest)."""
     return {
         "format": FORMAT,
@@ -74,8 +75,9 @@ def describe_network(architecture: Mapping[str, Any], layer_sizes: tuple[int, ..
     }
 
 
-def write_network(path: str | os.PathLike, description: Mapping[str, Any],
-                  arrays: Mapping[str, np.ndarray]) -> None:
+def write_network(
+    path: str | os.PathLike, description: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+) -> None:
     """Write ``model.npz`` and ``model.json`` (at a folder or ``X.npz``), together or not at all."""
     npz_path, json_path = model_paths(path)
     with atomic_outputs(npz_path, json_path) as (npz_tmp, json_tmp):
@@ -86,13 +88,17 @@ def write_network(path: str | os.PathLike, description: Mapping[str, Any],
 def read_description(path: Path) -> dict[str, Any]:
     """The checked ``model.json`` at ``path`` (format and version)."""
     if not path.is_file():
-        raise UserError(f"{path} does not exist: the model folder is incomplete; retrain or copy the whole folder")
+        raise UserError(
+            f"{path} does not exist: the model folder is incomplete; retrain or copy the whole folder"
+        )
     try:
         metadata = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path} is not valid JSON ({error}); retrain the model or restore the file") from None
+        raise UserError(
+            f"{path} is not valid JSON ({error}); retrain the model or restore the file"
+        ) from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise UserError(f"{path} is not a hepmlp model description (no \"format\": \"{FORMAT}\")")
+        raise UserError(f'{path} is not a hepmlp model description (no "format": "{FORMAT}")')
     if metadata.get("format_version") != FORMAT_VERSION:
         raise UserError(
             f"{path} has format_version {metadata.get('format_version')!r}; this hepmlp reads version "
@@ -118,8 +124,9 @@ def expected_array_shapes(layer_sizes: list[int]) -> dict[str, list[int]]:
     return shapes
 
 
-def read_network(npz_path: Path, json_path: Path, metadata: Mapping[str, Any],
-                 build: Builder[Network]) -> Network:
+def read_network(
+    npz_path: Path, json_path: Path, metadata: Mapping[str, Any], build: Builder[Network]
+) -> Network:
     """``build(architecture, arrays)`` from the files, after checking that they belong together.
 
     ``metadata`` is ``read_description(json_path)``; ``build`` is
@@ -129,12 +136,17 @@ def read_network(npz_path: Path, json_path: Path, metadata: Mapping[str, Any],
     require_keys(metadata, NETWORK_KEYS, json_path)
     layer_sizes = metadata["layer_sizes"]
     record = metadata["arrays"]
-    if (not isinstance(record, dict) or not all(isinstance(entry, dict) for entry in record.values())
-            or not isinstance(layer_sizes, list) or len(layer_sizes) < 2
-            or not all(isinstance(size, int) for size in layer_sizes)
-            or not isinstance(metadata["architecture"], dict)):
-        raise UserError(f"{json_path}: \"layer_sizes\", \"arrays\" or \"architecture\" is malformed; "
-                        "retrain the model")
+    if (
+        not isinstance(record, dict)
+        or not all(isinstance(entry, dict) for entry in record.values())
+        or not isinstance(layer_sizes, list)
+        or len(layer_sizes) < 2
+        or not all(isinstance(size, int) for size in layer_sizes)
+        or not isinstance(metadata["architecture"], dict)
+    ):
+        raise UserError(
+            f'{json_path}: "layer_sizes", "arrays" or "architecture" is malformed; retrain the model'
+        )
     shapes = expected_array_shapes(layer_sizes)
     if set(shapes) != set(record):
         raise UserError(
@@ -151,7 +163,9 @@ def read_network(npz_path: Path, json_path: Path, metadata: Mapping[str, Any],
     try:
         network = build(metadata["architecture"], arrays)
     except (ValueError, TypeError, KeyError) as error:
-        raise UserError(f"{json_path}: the architecture does not fit the arrays in {npz_path.name} ({error})") from None
+        raise UserError(
+            f"{json_path}: the architecture does not fit the arrays in {npz_path.name} ({error})"
+        ) from None
     if [int(size) for size in network.layer_sizes] != [int(size) for size in layer_sizes]:
         raise UserError(
             f"{json_path}: the architecture builds layers {list(network.layer_sizes)} but layer_sizes says "

@@ -103,7 +103,7 @@ def _check_inputs(X: np.ndarray, target: np.ndarray, w: np.ndarray | None, *, ro
                             f"needs a positive sum of weights (check the negative-weight policy)")
 
 
-def _split_validation(validation, model: MLP):
+def _split_validation(validation, model: MLP) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """(X_val, targets (n, k), w_val or None), checked, in the model dtype."""
     if validation is None:
         return None
@@ -161,7 +161,7 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
         raise ValueError(f"X has {n} events but weights has {w.shape[0]}")
     _check_inputs(X, target, w, role="training")
     loss_function = resolve_loss(loss, model.output)
-    validation = _split_validation(validation, model)
+    validation_set = _split_validation(validation, model)
     rng = np.random.default_rng(seed)
     parameters = model._params
     history = History()
@@ -197,7 +197,8 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
                                           relative_weights, shuffled, loss_function, rate,
                                           batch_size, rng, epoch, check_finite)
             check_finite(value, epoch, rate)
-            validation_loss = None if validation is None else model.loss(*validation[:2], loss, validation[2])
+            validation_loss = (None if validation_set is None
+                               else model.loss(validation_set[0], validation_set[1], loss, validation_set[2]))
             if validation_loss is not None:
                 check_finite(validation_loss, epoch, rate, "validation")
             seconds = time.perf_counter() - started
@@ -214,7 +215,7 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
                         best_params = parameters.copy()
                 else:
                     stale += 1
-            if patience is not None and validation is not None and stale >= patience:
+            if patience is not None and validation_set is not None and stale >= patience:
                 history.stop_reason = "patience"
                 break
             if tol is not None and epoch > 0 and abs(value - history.train_loss[-2]) <= tol:
@@ -225,7 +226,7 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
     model.release_buffers()
     if best_params is not None:
         parameters[...] = best_params
-    if validation is None:
+    if validation_set is None:
         history.best_epoch = history.epochs - 1
     history.damped_steps = step_object.damped_steps
     return history
@@ -260,7 +261,8 @@ class _MiniBatch:
 
     def __init__(self, model: MLP, loss_function):
         self.model, self.loss_function = model, loss_function
-        self.X = self.target = None
+        self.X: np.ndarray
+        self.target: np.ndarray
         self.scale: np.ndarray | float = 1.0
         self.loss = math.nan
 

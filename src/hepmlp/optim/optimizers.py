@@ -208,13 +208,12 @@ class Adam(Optimizer):
 
     def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
              hessian: Gradient | None = None) -> None:
-        if self.first_moment is None:
-            self.first_moment = np.zeros_like(x)
-            self.second_moment = np.zeros_like(x)
-            self._work = np.empty_like(x)
+        m, v, work = self.first_moment, self.second_moment, self._work
+        if m is None or v is None or work is None:
+            m, v, work = np.zeros_like(x), np.zeros_like(x), np.empty_like(x)
+            self.first_moment, self.second_moment, self._work = m, v, work
         g = gradient()
         self.t += 1
-        m, v, work = self.first_moment, self.second_moment, self._work
         m *= self.beta1
         m += (1 - self.beta1) * g
         np.multiply(g, g, out=work)
