@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ import pandas as pd
 from hepmlp.errors import UserError
 from hepmlp.io.array_files import sealed_json, write_arrays
 from hepmlp.nn import MLP
+from hepmlp.nn.errors import NetworkFileError
 from hepmlp.nn.network_file import describe_network, model_paths, read_description, read_network, require_keys
 from hepmlp.output_values import jsonable
 from hepmlp.outputs import atomic_outputs
@@ -178,6 +181,15 @@ class TrainedModel:
         return self.mlp.predict((X - self.mean) / self.std)
 
 
+@contextmanager
+def _network_file_errors() -> Iterator[None]:
+    """A ``NetworkFileError`` of the network's files, as the ``UserError`` it is for the analyst."""
+    try:
+        yield
+    except NetworkFileError as error:
+        raise UserError(str(error)) from None
+
+
 def load_trained(folder: str | os.PathLike) -> TrainedModel:
     """Load and check a model folder written by ``save_trained``."""
     folder = Path(folder)
@@ -187,13 +199,15 @@ def load_trained(folder: str | os.PathLike) -> TrainedModel:
             "(hepmlp train-classifier or train-regressor)"
         )
     npz_path, json_path = model_paths(folder)
-    metadata = read_description(json_path)
-    require_keys(metadata, ("task", "loss", "features", "expressions", "standardisation", "classes"), json_path)
+    with _network_file_errors():
+        metadata = read_description(json_path)
+        require_keys(metadata, ("task", "loss", "features", "expressions", "standardisation", "classes"), json_path)
     if not (isinstance(metadata["features"], list) and isinstance(metadata["expressions"], dict)
             and isinstance(metadata["classes"], list)):
         raise UserError(f"{json_path}: \"features\" and \"classes\" must be lists and \"expressions\" "
                         "a mapping; retrain the model or restore the file")
-    mlp = read_network(npz_path, json_path, metadata, MLP.from_arrays)
+    with _network_file_errors():
+        mlp = read_network(npz_path, json_path, metadata, MLP.from_arrays)
     features = list(metadata["features"])
     expressions = dict(metadata["expressions"])
     try:

@@ -11,9 +11,11 @@
 A trained model folder (``hepmlp.io.model_files``) is the same two files
 with more keys in ``model.json`` (features, standardisation, ...) plus
 ``history.csv``.  ``read_network`` builds the network from the two files
-after checking that they belong together; a damaged file is a ``UserError``
-naming it, as in ``array_files``.  ``MLP.save`` / ``MLP.load`` use this
-module; this module never imports ``MLP`` (it is handed the builder).
+after checking that they belong together; a description that does not fit is
+a ``NetworkFileError`` naming the file (damaged arrays and an edited
+description are ``array_files``' ``UserError``).  ``MLP.save`` and
+``MLP.load`` use this module; it never imports ``MLP`` (it is handed the
+builder).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from hepmlp import __version__
-from hepmlp.errors import UserError
 from hepmlp.io.array_files import check_seal, manifest, read_arrays, sealed_json, write_arrays
 from hepmlp.outputs import atomic_outputs
+
+from .errors import NetworkFileError
 
 FORMAT = "hepmlp-model"
 FORMAT_VERSION = 1
@@ -88,19 +91,19 @@ def write_network(
 def read_description(path: Path) -> dict[str, Any]:
     """The checked ``model.json`` at ``path`` (format and version)."""
     if not path.is_file():
-        raise UserError(
+        raise NetworkFileError(
             f"{path} does not exist: the model folder is incomplete; retrain or copy the whole folder"
         )
     try:
         metadata = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(
+        raise NetworkFileError(
             f"{path} is not valid JSON ({error}); retrain the model or restore the file"
         ) from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise UserError(f'{path} is not a hepmlp model description (no "format": "{FORMAT}")')
+        raise NetworkFileError(f'{path} is not a hepmlp model description (no "format": "{FORMAT}")')
     if metadata.get("format_version") != FORMAT_VERSION:
-        raise UserError(
+        raise NetworkFileError(
             f"{path} has format_version {metadata.get('format_version')!r}; this hepmlp reads version "
             f"{FORMAT_VERSION}: retrain the model with this version"
         )
@@ -109,10 +112,12 @@ def read_description(path: Path) -> dict[str, Any]:
 
 
 def require_keys(metadata: Mapping[str, Any], keys: tuple[str, ...], path: Path) -> None:
-    """UserError naming the keys of ``keys`` that ``metadata`` (read from ``path``) lacks."""
+    """NetworkFileError naming the keys of ``keys`` that ``metadata`` (read from ``path``) lacks."""
     missing = [key for key in keys if key not in metadata]
     if missing:
-        raise UserError(f"{path} lacks key(s) {', '.join(missing)}; retrain the model or restore the file")
+        raise NetworkFileError(
+            f"{path} lacks key(s) {', '.join(missing)}; retrain the model or restore the file"
+        )
 
 
 def expected_array_shapes(layer_sizes: list[int]) -> dict[str, list[int]]:
@@ -131,7 +136,7 @@ def read_network(
 
     ``metadata`` is ``read_description(json_path)``; ``build`` is
     ``MLP.from_arrays`` (a ValueError/TypeError/KeyError from it becomes a
-    UserError naming the file).
+    NetworkFileError naming the file).
     """
     require_keys(metadata, NETWORK_KEYS, json_path)
     layer_sizes = metadata["layer_sizes"]
@@ -144,18 +149,18 @@ def read_network(
         or not all(isinstance(size, int) for size in layer_sizes)
         or not isinstance(metadata["architecture"], dict)
     ):
-        raise UserError(
+        raise NetworkFileError(
             f'{json_path}: "layer_sizes", "arrays" or "architecture" is malformed; retrain the model'
         )
     shapes = expected_array_shapes(layer_sizes)
     if set(shapes) != set(record):
-        raise UserError(
+        raise NetworkFileError(
             f"{json_path}: layer_sizes {layer_sizes} need arrays {', '.join(shapes)}, but the array "
             f"manifest lists {', '.join(record)}; the files do not belong together"
         )
     for name, shape in shapes.items():
         if list(record[name].get("shape", [])) != shape:
-            raise UserError(
+            raise NetworkFileError(
                 f"{json_path}: layer_sizes {layer_sizes} need {name} of shape {shape}, but the array "
                 f"manifest says {record[name].get('shape')}; the files do not belong together"
             )
@@ -163,11 +168,11 @@ def read_network(
     try:
         network = build(metadata["architecture"], arrays)
     except (ValueError, TypeError, KeyError) as error:
-        raise UserError(
+        raise NetworkFileError(
             f"{json_path}: the architecture does not fit the arrays in {npz_path.name} ({error})"
         ) from None
     if [int(size) for size in network.layer_sizes] != [int(size) for size in layer_sizes]:
-        raise UserError(
+        raise NetworkFileError(
             f"{json_path}: the architecture builds layers {list(network.layer_sizes)} but layer_sizes says "
             f"{layer_sizes}; the file was edited by hand"
         )
