@@ -71,7 +71,7 @@ def swap_features(description):
 EDITS = {
     "swapped feature names": swap_features,
     "changed expression": lambda d: d["expressions"].update(b="b * 3"),
-    "changed standardisation mean": lambda d: d["standardisation"]["mean"].__setitem__(0, 0.6),
+    "changed transform": lambda d: d["transforms"][0].update(name="normalise"),
     "changed activation": lambda d: d["architecture"].update(activation="sigmoid"),
     "changed model config": lambda d: d["model_config"].update(hidden=[5]),
 }
@@ -180,7 +180,8 @@ def test_stale_partial_files_of_a_killed_save_are_removed_on_the_next_save(model
         alive.write_bytes(b"being written")
         unrelated = folder / ".notes.partial-x"
         unrelated.write_text("not ours")
-        save_trained(folder, MLP(3, hidden=(4,), seed=3), info=load_trained(folder).metadata,
+        previous = load_trained(folder)
+        save_trained(folder, MLP(3, hidden=(4,), seed=3), info=previous.metadata, transforms=previous.transforms,
                      model_config={}, loss="cross_entropy", history=HISTORY)
         running.kill()
     assert not any(path.exists() for path in stale)

@@ -123,8 +123,9 @@ def test_apply_round_trip_equals_predict_on_test_events(tmp_path, chain):
     # A "test split": every third event, as the dataset stage would store it (raw features + event).
     test = feature_frame(events).iloc[::3]
     model = load_trained(model_dir)
-    info = model.metadata["standardisation"]
-    expected = model.mlp.predict(standardise(feature_matrix(test, FEATURES), info["mean"], info["std"]))
+    (step,) = model.transforms.steps
+    assert step.name == "standardise"
+    expected = model.mlp.predict(standardise(feature_matrix(test, FEATURES), step.arrays["mean"], step.arrays["std"]))
     by_event = pd.Series(scores["score_adam"], index=scores["event"])
     np.testing.assert_allclose(by_event.loc[test["event"]].to_numpy(), expected, rtol=1e-12, atol=0)
     # and every event, entry by entry

@@ -74,13 +74,14 @@ def test_trained_round_trip(trained):
     assert meta["history"]["epochs"] == 3 and meta["history"]["best_epoch"] == 3  # History counts from 0, the files from 1
     assert meta["history"]["final_validation_loss"] == pytest.approx(0.58)
     assert set(meta["versions"]) >= {"hepmlp", "numpy"}
-    assert set(meta["arrays"]) == {"W0", "b0", "W1", "b1", "W2", "b2"}
+    assert set(meta["arrays"]) == {"W0", "b0", "W1", "b1", "W2", "b2", "transform0_mean", "transform0_std"}
+    assert meta["transforms"] == [{"name": "standardise", "options": {}}]
 
 
 def test_npz_is_plain_arrays_and_reproducible(trained, tmp_path):
     folder, mlp = trained
     with np.load(folder / "model.npz", allow_pickle=False) as archive:
-        assert sorted(archive.files) == ["W0", "W1", "W2", "b0", "b1", "b2"]
+        assert sorted(archive.files) == ["W0", "W1", "W2", "b0", "b1", "b2", "transform0_mean", "transform0_std"]
         assert all(archive[name].dtype == np.float64 for name in archive.files)
     again = tmp_path / "again" / "adam"
     save_trained(again, mlp, info=make_info(), model_config=MODEL_CONFIG, loss="cross_entropy", history=HISTORY)
@@ -176,26 +177,32 @@ def test_architecture_edited_alone(trained):
         load_trained(folder)
 
 
-def test_tampered_values(trained):
-    folder, mlp = trained
-    arrays = mlp.to_arrays()
-    arrays["W1"][0, 0] += 1e-9
+def stored_arrays(folder):
+    with np.load(folder / "model.npz", allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+@pytest.mark.parametrize("name", ["W1", "transform0_std"])
+def test_tampered_values(trained, name):
+    folder, _ = trained
+    arrays = stored_arrays(folder)
+    arrays[name].flat[0] += 1e-9
     write_arrays(folder / "model.npz", arrays)
-    with pytest.raises(UserError, match=r"values of array W1 do not match the SHA-256"):
+    with pytest.raises(UserError, match=rf"values of array {name} do not match the SHA-256"):
         load_trained(folder)
 
 
 def test_extra_or_object_array(trained):
-    folder, mlp = trained
-    arrays = mlp.to_arrays()
+    folder, _ = trained
+    arrays = stored_arrays(folder)
     np.savez(folder / "model.npz", **arrays, extra=np.array([{"a": 1}], dtype=object))
     with pytest.raises(UserError, match=r"unexpected array\(s\) extra"):
         load_trained(folder)
 
 
 def test_object_array_is_never_unpickled(trained):
-    folder, mlp = trained
-    arrays = {name: np.array(list(value), dtype=object) for name, value in mlp.to_arrays().items()}
+    folder, _ = trained
+    arrays = {name: np.array(list(value), dtype=object) for name, value in stored_arrays(folder).items()}
     np.savez(folder / "model.npz", **arrays)
     with pytest.raises(UserError, match=r"model\.npz cannot be read .*pickle"):
         load_trained(folder)

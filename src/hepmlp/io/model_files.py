@@ -3,17 +3,22 @@
 The network's own files (``model.npz`` and the network keys of
 ``model.json``) are ``hepmlp.nn.network_file``, which ``MLP.save`` and
 ``MLP.load`` use; this module adds what scoring raw events needs.  A trained
-model loads as one object: ``load_trained(folder).score(X_raw)``
-standardises and scores (``MLP.load`` refuses a trained folder).
+model loads as one object: ``load_trained(folder).score(X_raw)`` applies
+the model's input transforms and scores (``MLP.load`` refuses a trained
+folder).
 
 A model folder holds
 
-- ``model.npz``: the weights and biases ``W0, b0, W1, b1, ...`` as plain
-  float arrays (no pickle; written byte-reproducibly, see ``array_files``);
+- ``model.npz``: the weights and biases ``W0, b0, W1, b1, ...`` and, for a
+  trained model, the fitted input transforms ``transform{i}_{array}`` (see
+  ``hepmlp.transforms.stored``) as plain float arrays (no pickle; written
+  byte-reproducibly, see ``array_files``);
 - ``model.json``: the architecture and layer sizes, a manifest of every array
   (shape, dtype, SHA-256), and for a trained model the loss, task, feature
-  names and expressions, standardisation ``mean``/``std``, classes, the model
-  config it was trained with, a history summary and the hepmlp/NumPy versions;
+  names and expressions, the chain of input transforms (``"transforms"``:
+  names and options, in order; ``[standardise]`` by default), classes, the
+  model config it was trained with, a history summary and the hepmlp/NumPy
+  versions;
 - ``history.csv`` (trained models): ``epoch, train_loss, validation_loss,
   learning_rate, seconds``, one row per epoch, epochs counted from 1 (as the
   progress output and ``model.json``'s ``history.best_epoch`` count them).
@@ -46,6 +51,7 @@ from hepmlp.nn.errors import NetworkFileError
 from hepmlp.nn.network_file import describe_network, model_paths, read_description, read_network, require_keys
 from hepmlp.output_values import jsonable
 from hepmlp.outputs import atomic_outputs
+from hepmlp.transforms import FittedChain, FittedTransform, stored
 
 HISTORY_FILE = "history.csv"
 HISTORY_COLUMNS = ("epoch", "train_loss", "validation_loss", "learning_rate", "seconds")
@@ -91,26 +97,37 @@ def history_summary(history: Any, table: pd.DataFrame) -> dict:
     )
 
 
+def dataset_standardisation(info: dict) -> FittedChain:
+    """The default chain ``[standardise]`` with the dataset's training-split ``mean`` and ``std``."""
+    arrays = {key: np.asarray(info["standardisation"][key], dtype=np.float64) for key in ("mean", "std")}
+    if not arrays["mean"].shape == arrays["std"].shape == (len(info["features"]),):
+        raise ValueError(f"the dataset's standardisation has {arrays['mean'].size} means and "
+                         f"{arrays['std'].size} standard deviations for {len(info['features'])} features")
+    return FittedChain((FittedTransform("standardise", {}, arrays),), len(info["features"]))
+
+
 def save_trained(
-    folder: str | os.PathLike, mlp: MLP, *, info: dict, model_config: dict, loss: str, history: Any
+    folder: str | os.PathLike, mlp: MLP, *, info: dict, model_config: dict, loss: str, history: Any,
+    transforms: FittedChain | None = None,
 ) -> None:
     """Write ``model.npz``, ``model.json`` and ``history.csv`` of a trained model to ``folder``.
 
     ``info`` is the dataset's ``dataset.json`` (features, expressions, classes,
     standardisation, task, ...); ``model_config`` the config entry the model
-    was trained with; ``history`` the ``History`` returned by training.
+    was trained with; ``history`` the ``History`` returned by training;
+    ``transforms`` the fitted input chain the network was trained behind
+    (default: the dataset's standardisation).
     """
     folder = Path(folder)
     features = list(info["features"])
-    mean = [float(value) for value in info["standardisation"]["mean"]]
-    std = [float(value) for value in info["standardisation"]["std"]]
+    chain = transforms if transforms is not None else dataset_standardisation(info)
     n_inputs = int(mlp.layer_sizes[0])
-    if not len(features) == len(mean) == len(std) == n_inputs:
+    if not len(features) == chain.n_features == n_inputs:
         raise ValueError(
-            f"network has {n_inputs} inputs but the dataset has {len(features)} features, "
-            f"{len(mean)} means and {len(std)} standard deviations"
+            f"network has {n_inputs} inputs but the dataset has {len(features)} features "
+            f"and the transforms {chain.n_features}"
         )
-    arrays = mlp.to_arrays()
+    arrays = {**mlp.to_arrays(), **stored.arrays(chain)}
     metadata = describe_network(mlp.architecture(), mlp.layer_sizes, arrays)
     table = history_frame(history)
     metadata.update(
@@ -120,7 +137,7 @@ def save_trained(
             "loss": loss,
             "features": features,
             "expressions": {name: info["expressions"][name] for name in features},
-            "standardisation": {"mean": mean, "std": std},
+            "transforms": jsonable(stored.description(chain)),
             "classes": list(info.get("classes") or []),
             "model_config": jsonable(model_config),
             "history": history_summary(history, table),
@@ -146,8 +163,7 @@ class TrainedModel:
     expressions: dict[str, str]
     classes: list[str]
     task: str
-    mean: np.ndarray
-    std: np.ndarray
+    transforms: FittedChain
     metadata: dict = field(repr=False)
     history: pd.DataFrame = field(repr=False)
 
@@ -161,13 +177,14 @@ class TrainedModel:
         return int(self.mlp.layer_sizes[-1])
 
     def score(self, X_raw: np.ndarray | pd.DataFrame) -> np.ndarray:
-        """Scores for raw (unstandardised) feature values.
+        """Scores for raw (untransformed) feature values.
 
         ``X_raw``: an array ``(n, n_features)`` with the columns in the order
         of ``features``, or a table (e.g. a dataset split read with pandas)
         whose columns named ``features`` are taken, in that order.
-        ``s = predict((X_raw - mean) / std)``: shape ``(n,)`` for one output,
-        ``(n, k)`` for a softmax over ``k`` classes.
+        ``s = predict(T(X_raw))`` with ``T`` the model's chain of input
+        transforms, evaluated in the network's dtype: shape ``(n,)`` for one
+        output, ``(n, k)`` for a softmax over ``k`` classes.
         """
         if isinstance(X_raw, pd.DataFrame):
             missing = [name for name in self.features if name not in X_raw.columns]
@@ -175,10 +192,10 @@ class TrainedModel:
                 raise ValueError(f"the table has no column(s) {', '.join(missing)}; model {self.name} "
                                  f"needs the features {', '.join(self.features)}")
             X_raw = X_raw[self.features].to_numpy(dtype=np.float64)
-        X = np.asarray(X_raw, dtype=self.mean.dtype)
+        X = np.asarray(X_raw, dtype=self.mlp.dtype)
         if X.ndim != 2 or X.shape[1] != len(self.features):
             raise ValueError(f"expected features of shape (n, {len(self.features)}), got {X.shape}")
-        return self.mlp.predict((X - self.mean) / self.std)
+        return self.mlp.predict(self.transforms.apply(X))
 
 
 @contextmanager
@@ -201,28 +218,25 @@ def load_trained(folder: str | os.PathLike) -> TrainedModel:
     npz_path, json_path = model_paths(folder)
     with _network_file_errors():
         metadata = read_description(json_path)
-        require_keys(metadata, ("task", "loss", "features", "expressions", "standardisation", "classes"), json_path)
+        require_keys(metadata, ("task", "loss", "features", "expressions", "transforms", "classes"), json_path)
     if not (isinstance(metadata["features"], list) and isinstance(metadata["expressions"], dict)
             and isinstance(metadata["classes"], list)):
         raise UserError(f"{json_path}: \"features\" and \"classes\" must be lists and \"expressions\" "
                         "a mapping; retrain the model or restore the file")
+    transform_arrays: dict[str, np.ndarray] = {}
     with _network_file_errors():
-        mlp = read_network(npz_path, json_path, metadata, MLP.from_arrays)
+        mlp = read_network(npz_path, json_path, metadata, MLP.from_arrays, extra=stored.is_transform_array,
+                           extra_arrays=transform_arrays)
     features = list(metadata["features"])
     expressions = dict(metadata["expressions"])
-    try:
-        mean = np.asarray(metadata["standardisation"]["mean"], dtype=np.float64)
-        std = np.asarray(metadata["standardisation"]["std"], dtype=np.float64)
-    except (KeyError, TypeError, ValueError):
-        raise UserError(f"{json_path}: \"standardisation\" needs numeric lists \"mean\" and \"std\"") from None
     n_inputs = int(mlp.layer_sizes[0])
     problems = []
+    try:
+        transforms = stored.from_stored(metadata["transforms"], transform_arrays, n_inputs)
+    except ValueError as error:
+        problems.append(str(error))
     if len(features) != n_inputs:
         problems.append(f"{len(features)} features for a network with {n_inputs} inputs")
-    if mean.shape != (n_inputs,) or std.shape != (n_inputs,):
-        problems.append(f"standardisation of length {mean.size}/{std.size} for {n_inputs} inputs")
-    elif not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
-        problems.append("non-finite mean or non-positive std in the standardisation")
     missing_expressions = [name for name in features if name not in expressions]
     if missing_expressions:
         problems.append(f"no expression for feature(s) {', '.join(missing_expressions)}")
@@ -246,8 +260,7 @@ def load_trained(folder: str | os.PathLike) -> TrainedModel:
         expressions={name: expressions[name] for name in features},
         classes=classes,
         task=str(metadata["task"]),
-        mean=mean.astype(mlp.dtype),
-        std=std.astype(mlp.dtype),
+        transforms=transforms,
         metadata=metadata,
         history=history,
     )

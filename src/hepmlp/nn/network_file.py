@@ -9,10 +9,11 @@
   edited description is refused).
 
 A trained model folder (``hepmlp.io.model_files``) is the same two files
-with more keys in ``model.json`` (features, standardisation, ...) plus
-``history.csv``.  ``read_network`` builds the network from the two files
-after checking that they belong together; a description that does not fit is
-a ``NetworkFileError`` naming the file (damaged arrays and an edited
+with more keys in ``model.json`` (features, input transforms, ...) and
+more arrays (the transforms' parameters) plus ``history.csv``.
+``read_network`` builds the network from the two files after checking that
+they belong together; a description that does not fit is a
+``NetworkFileError`` naming the file (damaged arrays and an edited
 description are ``array_files``' ``UserError``).  ``MLP.save`` and
 ``MLP.load`` use this module; it never imports ``MLP`` (it is handed the
 builder).
@@ -36,7 +37,7 @@ from hepmlp.outputs import atomic_outputs
 from .errors import NetworkFileError
 
 FORMAT = "hepmlp-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a trained model holds its input transforms ("transforms", hepmlp.transforms)
 ARRAYS_FILE = "model.npz"
 METADATA_FILE = "model.json"
 NETWORK_KEYS = ("architecture", "layer_sizes", "arrays")
@@ -130,13 +131,16 @@ def expected_array_shapes(layer_sizes: list[int]) -> dict[str, list[int]]:
 
 
 def read_network(
-    npz_path: Path, json_path: Path, metadata: Mapping[str, Any], build: Builder[Network]
+    npz_path: Path, json_path: Path, metadata: Mapping[str, Any], build: Builder[Network], *,
+    extra: Callable[[str], bool] | None = None, extra_arrays: dict[str, np.ndarray] | None = None,
 ) -> Network:
     """``build(architecture, arrays)`` from the files, after checking that they belong together.
 
     ``metadata`` is ``read_description(json_path)``; ``build`` is
     ``MLP.from_arrays`` (a ValueError/TypeError/KeyError from it becomes a
-    NetworkFileError naming the file).
+    NetworkFileError naming the file).  Arrays whose name ``extra`` accepts
+    (a trained model's transforms) may sit in the manifest besides the
+    network's: they are read and checked as well and put into ``extra_arrays``.
     """
     require_keys(metadata, NETWORK_KEYS, json_path)
     layer_sizes = metadata["layer_sizes"]
@@ -153,10 +157,11 @@ def read_network(
             f'{json_path}: "layer_sizes", "arrays" or "architecture" is malformed; retrain the model'
         )
     shapes = expected_array_shapes(layer_sizes)
-    if set(shapes) != set(record):
+    network_names = [name for name in record if extra is None or not extra(name)]
+    if set(shapes) != set(network_names):
         raise NetworkFileError(
             f"{json_path}: layer_sizes {layer_sizes} need arrays {', '.join(shapes)}, but the array "
-            f"manifest lists {', '.join(record)}; the files do not belong together"
+            f"manifest lists {', '.join(network_names)}; the files do not belong together"
         )
     for name, shape in shapes.items():
         if list(record[name].get("shape", [])) != shape:
@@ -165,8 +170,10 @@ def read_network(
                 f"manifest says {record[name].get('shape')}; the files do not belong together"
             )
     arrays = read_arrays(npz_path, record)
+    if extra_arrays is not None:
+        extra_arrays.update({name: array for name, array in arrays.items() if name not in shapes})
     try:
-        network = build(metadata["architecture"], arrays)
+        network = build(metadata["architecture"], {name: arrays[name] for name in shapes})
     except (ValueError, TypeError, KeyError) as error:
         raise NetworkFileError(
             f"{json_path}: the architecture does not fit the arrays in {npz_path.name} ({error})"

@@ -67,6 +67,9 @@ def from_stored(described: Any, stored: dict[str, np.ndarray], n_features: int) 
                                  f"{list(step_arrays[key].shape)}, expected {list(shape)}")
             if not np.all(np.isfinite(step_arrays[key])):
                 raise ValueError(f"transforms[{index}] ({name}): array {key} holds non-finite values")
+        for key in ("std", "half_range"):
+            if key in step_arrays and not np.all(step_arrays[key] > 0):
+                raise ValueError(f"transforms[{index}] ({name}): array {key} has non-positive values")
         if name == "gaussianise" and (np.any(np.diff(step_arrays["x_knots"], axis=1) < 0)
                                       or np.any(np.diff(step_arrays["u_knots"], axis=1) < 0)
                                       or np.any(step_arrays["u_knots"] <= 0) or np.any(step_arrays["u_knots"] >= 1)):
