@@ -75,6 +75,11 @@ def load_config(path: str | os.PathLike) -> dict:
 
 def explain(error: jsonschema.exceptions.ValidationError) -> str:
     """A one-line message for a schema violation: the key, what is wrong, the fix."""
+    if error.validator in ("anyOf", "oneOf"):
+        # e.g. a transform given as an unknown name: say which names are allowed
+        names = [option for option in error.context or () if option.validator == "enum"]
+        if names and isinstance(error.instance, str):
+            return explain(names[0])
     key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))

@@ -77,7 +77,7 @@ def register(subparsers) -> None:
 
     export = subparsers.add_parser(
         "export-onnx",
-        help="export a trained model to ONNX (standardisation included)",
+        help="export a trained model to ONNX (input transforms included)",
         description="Write the model as an ONNX graph: float32 raw features [N, n_features] in, score [N, n_outputs] out.",
     )
     export.add_argument("--model", required=True, metavar="DIR", help="trained model folder")

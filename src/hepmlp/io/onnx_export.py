@@ -1,10 +1,14 @@
-"""Export a trained model to ONNX, standardisation included.
+"""Export a trained model to ONNX, its input transforms included.
 
 The graph takes the raw features, exactly as ``hepmlp apply`` computes them
 from the model's expressions, and returns the score:
 
-    x  = (features - mean) / std                      Sub, Div
+    x  = T(features)                                   the model's transform chain
     h1 = g(x  W0 + b0), ..., score = o(h_L W_L + b_L)  Gemm + activation per layer
+
+``T`` is by default ``(features - mean) / std`` (Sub, Div); linear
+transforms are MatMul + Add, and ``gaussianise`` is exported precisely
+(see ``onnx_transforms``).
 
 with ``g`` the hidden activation (Sigmoid, Tanh, Relu, Identity) and ``o`` the
 output unit (Sigmoid, Softmax over axis 1, Identity).  Input ``features``:
@@ -26,6 +30,7 @@ from onnx import TensorProto, helper, numpy_helper
 from hepmlp import __version__
 from hepmlp.errors import UserError
 from hepmlp.io.model_files import TrainedModel, load_trained
+from hepmlp.io.onnx_transforms import transform_nodes
 from hepmlp.outputs import atomic_outputs
 
 OPSET = 17
@@ -46,12 +51,9 @@ def build_graph(model: TrainedModel) -> onnx.ModelProto:
     hidden_activation, output_unit = model.mlp.activation, model.mlp.output
     arrays = model.mlp.to_arrays()
     n_layers = len(model.mlp.layer_sizes) - 1
-    initializers = [
-        numpy_helper.from_array(model.mean.astype(np.float32), "mean"),
-        numpy_helper.from_array(model.std.astype(np.float32), "std"),
-    ]
-    nodes = [_node("Sub", ["features", "mean"], "centred"), _node("Div", ["centred", "std"], "layer0_input")]
-    current = "layer0_input"
+    initializers: list[onnx.TensorProto] = []
+    nodes: list[onnx.NodeProto] = []
+    current = transform_nodes(model.transforms, "features", nodes, initializers)
     for layer in range(n_layers):
         weight, bias = f"W{layer}", f"b{layer}"
         initializers.append(numpy_helper.from_array(np.asarray(arrays[weight], dtype=np.float32), weight))
@@ -75,7 +77,8 @@ def build_graph(model: TrainedModel) -> onnx.ModelProto:
         producer_name="hepmlp",
         producer_version=__version__,
         opset_imports=[helper.make_opsetid("", OPSET)],
-        doc_string="hepmlp MLP: raw features in, score out (standardisation included)",
+        doc_string="hepmlp MLP: raw features in, score out (input transforms "
+                   f"{', '.join(model.transforms.names)} included)",
     )
     onnx_model.ir_version = IR_VERSION
     metadata = {
@@ -83,6 +86,7 @@ def build_graph(model: TrainedModel) -> onnx.ModelProto:
         "expressions": json.dumps(model.expressions),
         "classes": json.dumps(model.classes),
         "task": model.task,
+        "transforms": json.dumps(model.transforms.names),
         "output": output_unit,
         "hepmlp_version": __version__,
     }

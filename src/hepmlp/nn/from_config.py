@@ -30,7 +30,7 @@ from .hessian import DEFAULT_MAX_PARAMS
 from .network import MLP
 from .training import EpochProgress, History, fit
 
-MODEL_KEYS = ("hidden", "activation", "optimizer", "schedule", "training")
+MODEL_KEYS = ("hidden", "activation", "optimizer", "schedule", "training", "transform")  # transform: hepmlp.transforms
 TRAINING_KEYS = ("epochs", "batch_size", "tol", "patience", "seed", "dtype", "max_params")
 
 

@@ -1,9 +1,12 @@
 """The classifier training stage: ``hepmlp train-classifier``.
 
 Reads the dataset written by ``hepmlp dataset`` (train and validation
-splits), standardises the raw features with the training set's mean and
-standard deviation, trains one configured network and writes its model folder
-(``model.npz``, ``model.json``, ``history.csv``).
+splits), fits the model's chain of input transforms (``transform``, by
+default ``[standardise]``: the training set's mean and standard deviation;
+see ``hepmlp.transforms``) on the training events with their training
+weights, trains one configured network on the transformed features and
+writes its model folder (``model.npz``, ``model.json``, ``history.csv``),
+transforms included.
 
 Output unit and targets follow the number of classes ``k``:
 
@@ -65,18 +68,35 @@ def targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return one_hot(labels, n_classes)
 
 
-def _split_arrays(dataset_dir: Path, split: str, info: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Standardised features ``(n, n_features)``, targets and training weights of one split."""
-    from hepmlp.data.store import feature_matrix, read_split, standardise
+def split_arrays(dataset_dir: Path, split: str, info: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw features ``(n, n_features)``, labels ``(n,)`` and training weights ``(n,)`` of one split."""
+    from hepmlp.data.store import feature_matrix, read_split
 
     frame = read_split(dataset_dir, split)
     if WEIGHT_COLUMN not in frame.columns or "label" not in frame.columns:
         raise UserError(f"{dataset_dir / (split + '.parquet')} lacks 'label' or '{WEIGHT_COLUMN}'; rebuild the dataset")
-    mean, std = info["standardisation"]["mean"], info["standardisation"]["std"]
-    X = standardise(feature_matrix(frame, list(info["features"])), mean, std)
-    y = targets(frame["label"].to_numpy(), len(info["classes"]))
+    X = feature_matrix(frame, list(info["features"]))
+    labels = frame["label"].to_numpy(dtype=np.int64)
     weights = frame[WEIGHT_COLUMN].to_numpy(dtype=np.float64)
-    return X, y, weights
+    return X, labels, weights
+
+
+def fit_transforms(model_config: dict, model_name: str, info: dict, X_train: np.ndarray,
+                   labels: np.ndarray, weights: np.ndarray):
+    """The model's ``transform`` chain fitted on the whole training split (raw ``X_train``).
+
+    A leading ``standardise`` takes the dataset's standardisation, which is
+    that same fit computed by the dataset stage, so the default model's
+    numbers are bit-identical to training on the dataset's standardisation.
+    """
+    from hepmlp.transforms import fit_chain, parse_chain
+
+    features, classes = list(info["features"]), list(info["classes"])
+    specs = parse_chain(model_config.get("transform"), features=features, classes=classes,
+                        key=f"classification.models.{model_name}.transform")
+    standardisation = (info["standardisation"]["mean"], info["standardisation"]["std"])
+    return fit_chain(specs, X_train, weights, features=features, labels=labels, classes=classes,
+                     standardisation=standardisation)
 
 
 def train_classifier(
@@ -100,11 +120,15 @@ def train_classifier(
     if info.get("task", "classification") != "classification":
         raise UserError(f"{dataset_dir} is a {info.get('task')} dataset; train-classifier needs a classification dataset")
     output, n_outputs = output_layout(list(info["classes"]))
-    X_train, y_train, w_train = _split_arrays(dataset_dir, "train", info)
-    if X_train.shape[0] == 0:
+    n_classes = len(info["classes"])
+    raw_train, labels_train, w_train = split_arrays(dataset_dir, "train", info)
+    if raw_train.shape[0] == 0:
         raise UserError(f"{dataset_dir / 'train.parquet'} has no events; loosen the selection or add samples")
-    X_val, y_val, w_val = _split_arrays(dataset_dir, "validation", info)
-    validation = (X_val, y_val, w_val) if X_val.shape[0] else None
+    transforms = fit_transforms(model_config, model_name, info, raw_train, labels_train, w_train)
+    X_train, y_train = transforms.apply(raw_train), targets(labels_train, n_classes)
+    raw_val, labels_val, w_val = split_arrays(dataset_dir, "validation", info)
+    X_val = transforms.apply(raw_val)
+    validation = (X_val, targets(labels_val, n_classes), w_val) if X_val.shape[0] else None
     check_training_memory(model_config, key=f"classification.models.{model_name}", rule="train_classifier",
                           n_inputs=X_train.shape[1], n_outputs=n_outputs, n_train=X_train.shape[0],
                           n_validation=X_val.shape[0], mem_mb=mem_mb)
@@ -112,7 +136,7 @@ def train_classifier(
     if progress:
         print(
             f"train-classifier {model_name}: {X_train.shape[0]} training / {X_val.shape[0]} validation events, "
-            f"{X_train.shape[1]} features, layers {tuple(model.layer_sizes)}",
+            f"{X_train.shape[1]} features, transforms {', '.join(transforms.names)}, layers {tuple(model.layer_sizes)}",
             file=sys.stderr,
         )
     with training_errors(f"classification.models.{model_name}"):
@@ -121,7 +145,8 @@ def train_classifier(
             progress=print_epoch if progress else None,
         )
     outdir = Path(outdir)
-    save_trained(outdir, model, info=info, model_config=model_config, loss=LOSS, history=history)
+    save_trained(outdir, model, info=info, model_config=model_config, loss=LOSS, history=history,
+                 transforms=transforms)
     return outdir
 
 

@@ -178,27 +178,35 @@ def train_regression_model(
     where: str = "the training split", progress: bool = False, model_key: str = "regression.models.<name>",
     mem_mb: int | None = None,
 ):
-    """Train on standardised features and target; return ``(mlp, history_dict)``.
+    """Train on transformed features and standardised target; return ``(mlp, history_dict, transforms)``.
 
-    The returned ``mlp`` predicts the learning target (the standardisation is
-    folded in); ``history_dict`` is ``History.as_dict()`` with the losses in
-    the target's units (multiplied by ``std^2``).  The network's memory
-    estimate is checked first (``memory_check``; ``model_key`` names the model
-    entry, ``mem_mb`` the job's memory).
+    The features go through the model's ``transform`` chain (default
+    ``[standardise]``, the dataset's standardisation), fitted on the training
+    events with their training weights.  The returned ``mlp`` predicts the
+    learning target (the target's standardisation is folded in);
+    ``history_dict`` is ``History.as_dict()`` with the losses in the target's
+    units (multiplied by ``std^2``).  The network's memory estimate is checked
+    first (``memory_check``; ``model_key`` names the model entry in errors,
+    ``mem_mb`` the job's memory).
     """
     from hepmlp.nn import build_model, fit_from_config
-    from hepmlp.stages.progress import print_epoch, training_errors
     from hepmlp.stages.memory_check import check_training_memory
+    from hepmlp.stages.progress import print_epoch, training_errors
+    from hepmlp.transforms import fit_chain, parse_chain
 
     mean, std = target_scale(train, where=where, info=info)
     warn_about_target_tails(train, info)
+    features = list(info["features"])
+    specs = parse_chain(model_config.get("transform"), features=features, classes=(), key=f"{model_key}.transform")
     stats = info["standardisation"]
-    X_train = standardise(train.X, stats["mean"], stats["std"])
+    transforms = fit_chain(specs, train.X, train.training_weight, features=features,
+                           standardisation=(stats["mean"], stats["std"]))
+    X_train = transforms.apply(train.X)
     y_train = (train.target - mean) / std
     validation_data = None
     if validation is not None and len(validation.target):
         validation_data = (
-            standardise(validation.X, stats["mean"], stats["std"]),
+            transforms.apply(validation.X),
             (validation.target - mean) / std,
             validation.training_weight,
         )
@@ -215,7 +223,7 @@ def train_regression_model(
     for key in ("train_loss", "validation_loss"):
         if record.get(key) is not None:
             record[key] = [None if value is None else float(value) * std**2 for value in record[key]]
-    return fold_target_scale(model, mean, std), record
+    return fold_target_scale(model, mean, std), record, transforms
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -231,11 +239,12 @@ def run_train(args: argparse.Namespace) -> None:
     validation = read_regression_split(args.dataset, "validation", info)
     print(f"train-regressor {args.model}: {len(train.target)} training, {len(validation.target)} validation events, "
           f"target {info['target']}", file=sys.stderr)
-    mlp, history = train_regression_model(
+    mlp, history, transforms = train_regression_model(
         model_config, info, train, validation, where=f"{Path(args.dataset) / 'train.parquet'}", progress=True,
         model_key=f"regression.models.{args.model}", mem_mb=args.mem_mb,
     )
-    save_trained(args.outdir, mlp, info=info, model_config=model_config, loss="mse", history=history)
+    save_trained(args.outdir, mlp, info=info, model_config=model_config, loss="mse", history=history,
+                 transforms=transforms)
     print(f"train-regressor {args.model}: wrote {args.outdir}", file=sys.stderr)
 
 

@@ -150,6 +150,8 @@ def _checked_options(name: str, options: dict, features: Sequence[str], classes:
         return {"knots": knots}
     if "per_class" in options:
         per_class = options["per_class"]
+        if per_class not in (None, False) and not classes:
+            raise UserError(f"config key {where}.per_class: there are no classes (a regression?); drop per_class")
         if per_class is True:
             if len(classes) != 2:
                 raise UserError(f"config key {where}.per_class: true means the signal class of a binary "
