@@ -291,7 +291,7 @@ ROUND_TRIP_FEATURES = {
 }
 
 
-def round_trip_config(tmp_path) -> dict:
+def round_trip_config(tmp_path, transform=None) -> dict:
     from hepmlp.config import validate_config
 
     config = {
@@ -316,11 +316,24 @@ def round_trip_config(tmp_path) -> dict:
             },
         },
     }
+    if transform is not None:
+        config["classification"]["models"]["small"]["transform"] = transform
     return validate_config(config)
 
 
-def test_dataset_train_apply_round_trip(tmp_path):
+ROUND_TRIP_TRANSFORMS = {
+    "default": None,
+    "gaussianise, decorrelate": ["gaussianise", "decorrelate"],
+    "log, pca per class, normalise": [{"name": "log", "features": ["met", "ht"], "offset": 1.0},
+                                      {"name": "pca", "per_class": "background"}, "normalise"],
+}
+
+
+@pytest.mark.parametrize("transform", list(ROUND_TRIP_TRANSFORMS), ids=list(ROUND_TRIP_TRANSFORMS))
+def test_dataset_train_apply_round_trip(tmp_path, transform):
+    """Training-time scoring, ``hepmlp apply`` and ONNX give the same scores, transforms included."""
     from hepmlp.data.dataset import build_classification_dataset
+    from hepmlp.stages.classify import fit_transforms, split_arrays
 
     signal, background = make_events(600, seed=11), make_events(600, seed=12)
     signal["MET_pt"] = signal["MET_pt"] * 2  # something to learn
@@ -329,7 +342,7 @@ def test_dataset_train_apply_round_trip(tmp_path):
         "hww": [write_tree(tmp_path / "hww_0.root", signal)],
         "ww": [write_tree(tmp_path / "ww_0.root", background)],
     }
-    config = round_trip_config(tmp_path)
+    config = round_trip_config(tmp_path, ROUND_TRIP_TRANSFORMS[transform])
     dataset = tmp_path / "results" / "dataset"
     build_classification_dataset(config, dataset)
     model_dir = train_classifier(config, "small", dataset, tmp_path / "results" / "classification" / "small",
@@ -337,10 +350,19 @@ def test_dataset_train_apply_round_trip(tmp_path):
     test = read_split(dataset, "test")
     info = read_info(dataset)
     model = load_trained(model_dir)
-    expected = model.mlp.predict(
-        standardise(feature_matrix(test, info["features"]), info["standardisation"]["mean"],
-                    info["standardisation"]["std"])
-    )
+    assert model.transforms.names == [step if isinstance(step, str) else step["name"]
+                                      for step in config["classification"]["models"]["small"]["transform"]]
+    # the inputs as training computed them: the chain fitted on the training split, applied to the test split
+    raw_train, labels_train, w_train = split_arrays(dataset, "train", info)
+    training_chain = fit_transforms(config["classification"]["models"]["small"], "small", info, raw_train,
+                                    labels_train, w_train)
+    for stored_step, training_step in zip(model.transforms.steps, training_chain.steps, strict=True):
+        for key, array in training_step.arrays.items():
+            np.testing.assert_array_equal(stored_step.arrays[key], array)
+    expected = model.mlp.predict(training_chain.apply(feature_matrix(test, info["features"])))
+    if transform == "default":
+        np.testing.assert_array_equal(expected, model.mlp.predict(standardise(
+            feature_matrix(test, info["features"]), info["standardisation"]["mean"], info["standardisation"]["std"])))
     for sample, sample_files in files.items():
         out = tmp_path / "results" / "scores" / f"{sample}.root"
         assert main(["apply", "--model", str(model_dir), "--input", *map(str, sample_files), "--output", str(out)]) == 0

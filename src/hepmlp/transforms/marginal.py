@@ -18,7 +18,9 @@ event.  Inverse: ``x_j = exp(y_j) - offset_j``.
 For one feature with distinct training values ``v_1 < ... < v_m`` carrying
 total weight ``W_1 ... W_m`` (negative event weights count as 0, events of
 weight 0 not at all) and ``W = Σ W_i``, the knots are the mid-point ECDF
-``F(v_i) = (W_1 + ... + W_(i-1) + W_i / 2) / W``, strictly inside (0, 1).
+``F(v_i) = (W_1 + ... + W_(i-1) + W_i / 2) / W``, strictly inside (0, 1)
+and clipped to [10⁻⁷, 1 − 10⁻⁷] (so |y| ≤ 5.2: a lone extreme event of tiny
+weight does not become an outlier at y = 7).
 With more than ``knots`` distinct values, ``knots`` of them are kept,
 spread evenly in F (always the first and the last).  Between knots F is
 linear, outside it is constant (the end knots' values), so the transform is
@@ -36,6 +38,8 @@ from scipy.special import ndtr, ndtri
 from hepmlp.transforms.linear import TransformError
 
 DEFAULT_KNOTS = 100
+# F is kept in [TAIL, 1 - TAIL], so |y| <= Φ⁻¹(1 - TAIL) ≈ 5.2 and float32 (ONNX) resolves every value.
+TAIL = 1e-7
 
 
 # --------------------------------------------------------------------------- log
@@ -81,7 +85,7 @@ def cdf_knots(values: np.ndarray, weights: np.ndarray, knots: int) -> tuple[np.n
     distinct, inverse = np.unique(values[used], return_inverse=True)
     per_value = np.bincount(inverse, weights=weights[used], minlength=distinct.size)
     total = per_value.sum()
-    cdf = (np.cumsum(per_value) - per_value / 2) / total
+    cdf = np.clip((np.cumsum(per_value) - per_value / 2) / total, TAIL, 1 - TAIL)
     if distinct.size > knots:
         keep = np.searchsorted(cdf, np.linspace(cdf[0], cdf[-1], knots))
         keep = np.unique(np.concatenate([[0], np.clip(keep, 0, distinct.size - 1), [distinct.size - 1]]))
