@@ -113,3 +113,27 @@ def test_unknown_name_from_python_lists_the_valid_names(dataset, tmp_path):
     with pytest.raises(UserError, match=r"classification\.models\.tiny\.transform\[0\]: unknown transform 'pcaa'; "
                                         r"valid: standardise, normalise, decorrelate, pca, gaussianise, log"):
         train_classifier(config_with(["pcaa"]), "tiny", dataset, tmp_path / "out", progress=False)
+
+
+def test_plot_inputs_of_a_model_draws_its_transformed_inputs_and_correlations(dataset, tmp_path, capsys):
+    from hepmlp.evaluate.input_report import transformed_names
+
+    model_dir = train_classifier(config_with(["gaussianise", "decorrelate"]), "tiny", dataset, tmp_path / "tiny",
+                                 progress=False)
+    config = Path(__file__).parents[1] / "config" / "config.yaml"
+    outdir = tmp_path / "inputs" / "tiny"
+    argv = ["plot-inputs", "--config", str(config), "--dataset", str(dataset), "--model", str(model_dir),
+            "--outdir", str(outdir)]
+    assert main(argv) == 0
+    assert sorted(path.name for path in (outdir / "plots").iterdir()) == [
+        "correlations_transformed.pdf", "correlations_transformed.png",
+        "transformed_inputs.pdf", "transformed_inputs.png"]
+    assert "inputs after gaussianise, decorrelate" in capsys.readouterr().err
+    assert transformed_names(["a", "b"], ["gaussianise", "decorrelate"]) == ["T(a)", "T(b)"]
+    assert transformed_names(["a", "b"], ["log", "pca"]) == ["component 1", "component 2"]
+    # a dataset with other features is refused, and nothing is written
+    info = json.loads((dataset / "dataset.json").read_text())
+    (dataset / "dataset.json").write_text(json.dumps({**info, "features": ["x1", "x2"]}))
+    assert main([*argv[:-1], str(tmp_path / "other")]) == 1
+    assert "was trained on features x1, x2, x3" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

@@ -73,11 +73,14 @@ def plot_feature_distributions(
     expressions: Mapping[str, str] | None = None,
     n_bins: int = 40,
     formats: Sequence[str] = DEFAULT_FORMATS,
+    axis_labels: Sequence[str] | None = None,
 ):
     """One panel per feature with each class's normalised distribution.
 
     ``by_class``: class name -> (``X`` of shape ``(n_c, d)`` raw features,
     weights ``(n_c,)``).  Values outside the binning are not drawn.
+    ``axis_labels`` replace the ``name [unit]`` labels (transformed inputs
+    have no unit).
     """
     expressions = expressions or {}
     figure, axes = new_panel_grid(len(features), panel_width=6.0, panel_height=5.0, spacing=0.35)
@@ -89,7 +92,8 @@ def plot_feature_distributions(
             line_colour = colour(index)
             ax.stairs(density, bins, fill=True, alpha=0.25, color=line_colour)
             ax.stairs(density, bins, color=line_colour, linewidth=1.4, label=class_name)
-        ax.set_xlabel(axis_label(name, expressions.get(name)), fontsize="small")
+        label = axis_labels[column] if axis_labels is not None else axis_label(name, expressions.get(name))
+        ax.set_xlabel(label, fontsize="small")
         ax.set_ylabel("Normalised to unit area", fontsize="small")
         ax.tick_params(labelsize="x-small")
         ax.legend(fontsize="xx-small")
@@ -102,10 +106,18 @@ def plot_correlation_matrices(
     stem: str | os.PathLike,
     *,
     formats: Sequence[str] = DEFAULT_FORMATS,
+    tick_labels: Mapping[str, Sequence[str]] | None = None,
+    title: str = "Linear correlation coefficients [%]: {}",
+    max_columns: int = 3,
 ):
-    """One panel per class: the ``(d, d)`` correlation matrix in percent, as TMVA draws it."""
+    """One panel per class: the ``(d, d)`` correlation matrix in percent, as TMVA draws it.
+
+    ``tick_labels``: panel -> axis labels where they are not ``features``
+    (the components of a transformed input); ``title`` formats the panel key.
+    """
     size = max(6.0, 0.75 * len(features) + 3.0)
-    figure, axes = new_panel_grid(len(matrices), panel_width=size, panel_height=size, spacing=0.35)
+    figure, axes = new_panel_grid(len(matrices), panel_width=size, panel_height=size, spacing=0.35,
+                                  max_columns=max_columns)
     ticks = np.arange(len(features))
     image = None
     for ax, (class_name, matrix) in zip(axes, matrices.items()):
@@ -113,10 +125,11 @@ def plot_correlation_matrices(
         for row in range(matrix.shape[0]):
             for column in range(matrix.shape[1]):
                 ax.text(column, row, f"{100 * matrix[row, column]:.0f}", ha="center", va="center", fontsize="xx-small")
-        ax.set_xticks(ticks, features, rotation=90, fontsize="x-small")
-        ax.set_yticks(ticks, features, fontsize="x-small")
+        labels = (tick_labels or {}).get(class_name, features)
+        ax.set_xticks(ticks, labels, rotation=90, fontsize="x-small")
+        ax.set_yticks(ticks, labels, fontsize="x-small")
         ax.minorticks_off()
-        ax.set_title(f"Linear correlation coefficients [%]: {class_name}", fontsize="small")
+        ax.set_title(title.format(class_name), fontsize="small")
     if image is not None:
         figure.colorbar(image, ax=list(axes[: len(matrices)]), shrink=0.8, label="Correlation [%]")
     return save_figure(figure, stem, formats)

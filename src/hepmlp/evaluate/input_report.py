@@ -5,6 +5,10 @@ feature's distribution per class, normalised, with the physical event
 weights) and ``OUTDIR/plots/correlations.<format>`` (the weighted correlation
 matrix per class), from the training split.  They depend on the dataset only,
 so they are drawn once, not per model.
+
+With ``--model DIR`` (``plot_transformed_inputs``), the figures of one
+model's input transforms instead: its transformed inputs per class and the
+correlation matrices before and after the transforms, per class.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from hepmlp.data.store import feature_matrix, read_info, read_split
 from hepmlp.errors import UserError
@@ -49,5 +55,62 @@ def plot_inputs(config: dict, dataset_dir: str | os.PathLike, outdir: str | os.P
         plot_correlation_matrices(features, matrices, plots / "correlations", formats=formats)
     if progress:
         print(f"plot-inputs: {len(features)} features, {len(X)} training events -> {outdir / 'plots'}",
+              file=sys.stderr)
+    return outdir / "plots"
+
+
+TRANSFORMED_STEMS = ("transformed_inputs", "correlations_transformed")
+
+
+def transformed_names(features: list[str], chain_names: list[str]) -> list[str]:
+    """Names of the network's inputs after a chain: ``component k`` once ``pca`` has mixed them,
+    else ``T(feature)``."""
+    if "pca" in chain_names:
+        return [f"component {k + 1}" for k in range(len(features))]
+    return [f"T({name})" for name in features]
+
+
+def plot_transformed_inputs(config: dict, dataset_dir: str | os.PathLike, model_dir: str | os.PathLike,
+                            outdir: str | os.PathLike, *, progress: bool = True) -> Path:
+    """A model's inputs after its transforms, from the training split, into ``outdir/plots``.
+
+    ``transformed_inputs.<format>``: each transformed input per class
+    (physical weights, normalised), what the network sees;
+    ``correlations_transformed.<format>``: per class, the correlation matrix
+    of the raw features next to that of the transformed inputs.
+    """
+    from hepmlp.io.model_files import load_trained
+
+    dataset_dir, outdir = Path(dataset_dir), Path(outdir)
+    model = load_trained(model_dir)
+    info = read_info(dataset_dir)
+    if list(info.get("features") or []) != model.features:
+        raise UserError(f"{model_dir} was trained on features {', '.join(model.features)}, but {dataset_dir} "
+                        f"holds {', '.join(info.get('features') or [])}; pass the model's own dataset")
+    train = read_split(dataset_dir, "train")
+    X = feature_matrix(train, model.features)
+    Y = model.transforms.apply(X)
+    labels = train["label"].to_numpy()
+    weights = train[WEIGHT_COLUMN].to_numpy()
+    chain = ", ".join(model.transforms.names)
+    names = transformed_names(model.features, model.transforms.names)
+    by_class = {name: (Y[labels == index], weights[labels == index]) for index, name in enumerate(model.classes)}
+    formats, bins_count = plot_settings(config)
+    matrices, ticks = {}, {}
+    for index, class_name in enumerate(model.classes):
+        rows = labels == index
+        if np.count_nonzero(rows) > 1:
+            matrices[f"{class_name}\nraw features"] = metrics.weighted_correlation(X[rows], weights[rows])
+            after = f"{class_name}\nafter {chain}"
+            matrices[after] = metrics.weighted_correlation(Y[rows], weights[rows])
+            ticks[after] = names
+    with atomic_outputs(outdir / "plots") as (plots,):
+        plots.mkdir(parents=True)
+        plot_feature_distributions(names, by_class, plots / "transformed_inputs", n_bins=bins_count,
+                                   formats=formats, axis_labels=[f"{name} after {chain}" for name in names])
+        plot_correlation_matrices(model.features, matrices, plots / "correlations_transformed", formats=formats,
+                                  tick_labels=ticks, title="{}", max_columns=2)
+    if progress:
+        print(f"plot-inputs: {model.name} inputs after {chain}, {len(X)} training events -> {outdir / 'plots'}",
               file=sys.stderr)
     return outdir / "plots"

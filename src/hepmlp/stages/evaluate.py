@@ -9,8 +9,9 @@ Only command-line wiring lives here; the work is in ``hepmlp.evaluate``:
   (``comparison``);
 - ``hepmlp optimizer-study --config C --outdir OUT`` -> ``OUT/steps.json``,
   ``OUT/steps.csv``, ``OUT/plots/`` (``optimizer_study``);
-- ``hepmlp plot-inputs --config C --dataset D --outdir OUT`` ->
-  ``OUT/plots/`` (``input_report``).
+- ``hepmlp plot-inputs --config C --dataset D --outdir OUT [--model DIR]`` ->
+  ``OUT/plots/`` (``input_report``; with ``--model``, that model's inputs
+  after its transforms).
 """
 
 from __future__ import annotations
@@ -46,9 +47,12 @@ def run_optimizer_study(args: argparse.Namespace) -> None:
 
 
 def run_plot_inputs(args: argparse.Namespace) -> None:
-    from hepmlp.evaluate.input_report import plot_inputs
+    from hepmlp.evaluate.input_report import plot_inputs, plot_transformed_inputs
 
-    plot_inputs(load_config_file(args.config), args.dataset, args.outdir, progress=True)
+    if args.model is not None:
+        plot_transformed_inputs(load_config_file(args.config), args.dataset, args.model, args.outdir, progress=True)
+    else:
+        plot_inputs(load_config_file(args.config), args.dataset, args.outdir, progress=True)
 
 
 def register(subparsers) -> None:
@@ -96,4 +100,7 @@ def register(subparsers) -> None:
     parser.add_argument("--config", required=True, help="analyst config (YAML)")
     parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
     parser.add_argument("--outdir", required=True, help="output folder, e.g. results/inputs")
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="draw this trained model's inputs after its transforms (and the correlations "
+                             "before and after) instead, e.g. --outdir results/inputs/MODEL")
     parser.set_defaults(func=run_plot_inputs)
