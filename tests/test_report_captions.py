@@ -161,6 +161,10 @@ def caption_cases() -> Iterator[tuple[str, str, dict, str]]:
         for name in (*names(INPUT_FIGURES), next(iter(config["features"]))):
             yield "inputs.rst", config_name, {"name": name, "model": models[0]}, "evaluate_classifier"
         yield "inputs.rst", config_name, {"name": "correlations"}, "plot_inputs"
+        for model, entry in config["classification"]["models"].items():
+            if entry["transform"] != ["standardise"]:
+                for name in ("transformed_inputs", "correlations_transformed"):
+                    yield "inputs.rst", config_name, {"name": name, "model": model}, "plot_transformed_inputs"
         if config.get("regression"):
             yield "inputs.rst", config_name, {"name": "input_features"}, "plot_regression_inputs"
 
@@ -233,6 +237,7 @@ def _expected_config_text(caption: str, config: dict, wildcards: dict, rule: str
         model = section["models"][wildcards["model"]]
         training = model["training"]
         expected = [wildcards["model"], " → ".join(map(str, model["hidden"])), model["activation"],
+                    *(step if isinstance(step, str) else step["name"] for step in model.get("transform", [])),
                     model["optimizer"]["name"], f"η₀ = {model['optimizer']['learning_rate']}",
                     model["schedule"]["name"].replace("_", " "), f"at most {training['epochs']} epochs",
                     f"seed {training['seed']}"]
@@ -248,6 +253,9 @@ def _expected_config_text(caption: str, config: dict, wildcards: dict, rule: str
     if caption == "inputs.rst":
         regression = "regression" in wildcards["name"] or "regress" in rule
         features = config["regression"]["features"] if regression else config["features"]
+        if "transformed" in wildcards["name"]:
+            chain = config["classification"]["models"][wildcards["model"]]["transform"]
+            return [*features.values(), ", ".join(step if isinstance(step, str) else step["name"] for step in chain)]
         return [*features.values()]
     if caption == "optimizers.rst":
         return [*config["plots"]["formats"]]

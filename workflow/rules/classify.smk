@@ -7,7 +7,7 @@ MODEL_DIR = "results/classification/{model}"
 rule train_classifier:
     input:
         dataset=rules.dataset.output,
-        code=package_code("nn", "optim", "io", "stages/classify.py"),
+        code=package_code("nn", "optim", "io", "transforms", "stages/classify.py"),
     output:
         model=f"{MODEL_DIR}/model.npz",
         description=f"{MODEL_DIR}/model.json",
@@ -34,7 +34,7 @@ rule evaluate_classifier:
     input:
         model=rules.train_classifier.output,
         dataset=rules.dataset.output,
-        code=package_code("evaluate", "stages/evaluate.py"),
+        code=package_code("evaluate", "io", "transforms", "stages/evaluate.py"),
     output:
         metrics=f"{MODEL_DIR}/metrics.json",
         plots=report(
@@ -67,7 +67,7 @@ rule compare_models:
         models=expand(rules.train_classifier.output, model=MODELS),
         metrics=expand(rules.evaluate_classifier.output.metrics, model=MODELS),
         dataset=rules.dataset.output,
-        code=package_code("evaluate", "stages/evaluate.py"),
+        code=package_code("evaluate", "io", "transforms", "stages/evaluate.py"),
     output:
         table="results/classification/comparison/metrics.csv",
         markdown=report(
@@ -108,7 +108,7 @@ rule compare_models:
 rule export_onnx:
     input:
         model=rules.train_classifier.output,
-        code=package_code("io"),
+        code=package_code("io", "transforms"),
     output:
         f"{MODEL_DIR}/model.onnx",
     log:
@@ -131,7 +131,7 @@ rule apply_scores:
         ntuples=lambda wildcards: sample_files(
             config["samples"][wildcards.sample]["files"], generated_event_files()
         ),
-        code=package_code("io", "data"),
+        code=package_code("io", "transforms", "data"),
     output:
         "results/scores/{sample}.root",
     params:

@@ -112,6 +112,9 @@ def regression_inputs():
 
 # --- Targets --------------------------------------------------------------------
 MODELS = list(config["classification"]["models"])
+# models with input transforms other than the default [standardise]: their inputs get figures of their own
+TRANSFORM_MODELS = [name for name, model in config["classification"]["models"].items()
+                    if model.get("transform", ["standardise"]) != ["standardise"]]
 REGRESSION_MODELS = list(config["regression"]["models"]) if "regression" in config else []
 SAMPLES = list(config["samples"])
 
@@ -124,6 +127,7 @@ def all_outputs():
         "results/optimizers/steps.json",
         "results/inputs/plots",
     ]
+    outputs.append(expand("results/inputs/{model}/plots", model=TRANSFORM_MODELS))
     if config["classification"]["apply"]:
         outputs.append(expand("results/scores/{sample}.root", sample=SAMPLES))
     outputs.append(expand("results/regression/{model}/metrics.json", model=REGRESSION_MODELS))

@@ -60,6 +60,38 @@ rule plot_inputs:
         " --outdir results/inputs > {log} 2>&1"
 
 
+rule plot_transformed_inputs:
+    input:
+        dataset=rules.dataset.output,
+        model=rules.train_classifier.output.model,
+        description=rules.train_classifier.output.description,
+        code=package_code("evaluate", "io", "transforms", "stages/evaluate.py"),
+    output:
+        plots=report(
+            directory("results/inputs/{model}/plots"),
+            patterns=["{name}.png"],
+            caption="../report/inputs.rst",
+            category="Inputs",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "{name}"},
+        ),
+    params:
+        settings=as_json(config["plots"]),
+    log:
+        "logs/plot_transformed_inputs_{model}.log",
+    benchmark:
+        "benchmarks/results/plot_transformed_inputs_{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/hepmlp.yaml"
+    shell:
+        "hepmlp plot-inputs --config results/config.yaml --dataset results/dataset"
+        " --model results/classification/{wildcards.model} --outdir results/inputs/{wildcards.model} > {log} 2>&1"
+
+
 # The report is Snakemake's own (`snakemake --report`); this rule runs it once
 # everything else is done. --nolock: the outer run holds the working-folder lock.
 rule report:

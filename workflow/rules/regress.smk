@@ -7,7 +7,7 @@ REGRESSION_DIR = "results/regression/{model}"
 rule train_regressor:
     input:
         dataset=rules.regression_dataset.output,
-        code=package_code("nn", "optim", "io", "evaluate/calibration.py", "stages/regress.py"),
+        code=package_code("nn", "optim", "io", "transforms", "evaluate/calibration.py", "stages/regress.py"),
     output:
         model=f"{REGRESSION_DIR}/model.npz",
         description=f"{REGRESSION_DIR}/model.json",
