@@ -200,3 +200,31 @@ def test_non_positive_true_energy_is_a_clear_error(trained, tmp_path, capsys):
     message = capsys.readouterr().err
     assert "column 'truth' has 3 value(s) <= 0" in message and "regression.truth" in message
     assert sorted(path.name for path in model_dir.iterdir()) == before
+
+
+def test_regression_model_with_input_transforms(tmp_path, capsys):
+    """A regression model's transform chain is fitted on its training events and scores raw features."""
+    from hepmlp.io.model_files import load_trained
+    from hepmlp.transforms import weighted_moments
+
+    frames = {"train": synthetic_calorimeter(1500, 1), "validation": synthetic_calorimeter(500, 2)}
+    dataset = write_dataset(tmp_path / "dataset", frames)
+    model = {**TINY_MODEL, "training": {**TINY_MODEL["training"], "epochs": 3},
+             "transform": [{"name": "log", "features": ["E_raw", "ecal1", "ecal2", "hcal1", "hcal2"], "offset": 1.0},
+                           "pca", "standardise"]}
+    config = write_config(tmp_path / "config.yaml", model)
+    model_dir = tmp_path / "tiny"
+    argv = ["train-regressor", "--config", str(config), "--model", "tiny", "--dataset", str(dataset),
+            "--outdir", str(model_dir)]
+    assert main(argv) == 0
+    trained = load_trained(model_dir)
+    assert trained.transforms.names == ["log", "pca", "standardise"]
+    X = frames["train"][list(FEATURES)].to_numpy()
+    _, covariance = weighted_moments(trained.transforms.apply(X), np.ones(len(X)))
+    np.testing.assert_allclose(covariance, np.eye(len(FEATURES)), atol=1e-9)   # pca, then unit variances
+    assert np.all(np.isfinite(trained.score(X)))
+    # per_class has no meaning without classes
+    config = write_config(tmp_path / "bad.yaml", {**model, "transform": [{"name": "pca", "per_class": True}]})
+    assert main([*argv[:2], str(config), *argv[3:]]) == 1
+    assert ("config key regression.models.tiny.transform[0].per_class: there are no classes"
+            in capsys.readouterr().err)
