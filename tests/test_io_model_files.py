@@ -100,7 +100,7 @@ def test_plain_network_round_trip(tmp_path, target):
 
 @pytest.mark.parametrize("target", ["", "model.npz"])
 def test_mlp_load_refuses_a_trained_folder_and_names_load_trained(trained, target):
-    """A trained network expects standardised inputs: MLP.load would score raw features wrongly."""
+    """A trained network expects transformed inputs: MLP.load would score raw features wrongly."""
     folder, _ = trained
     with pytest.raises(ValueError, match=r"trained model.*hepmlp\.io\.model_files\.load_trained\(.*\.score\(X\)"):
         MLP.load(folder / target)

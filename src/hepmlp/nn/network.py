@@ -347,15 +347,17 @@ class MLP:
         """The network written by ``save`` at ``path`` (a folder or ``X.npz``).
 
         A trained model folder (from ``hepmlp train-classifier`` or
-        ``train-regressor``) is refused: its network expects standardised
-        inputs, so it is loaded with ``hepmlp.io.model_files.load_trained``,
-        whose ``score`` takes raw feature values.
+        ``train-regressor``) is refused: its network expects transformed
+        inputs (its ``transforms``, by default standardised), so it is loaded
+        with ``hepmlp.io.model_files.load_trained``, whose ``score`` takes raw
+        feature values.
         """
         npz_path, json_path = model_paths(path)
         description = read_description(json_path)
-        if "standardisation" in description:
+        if "transforms" in description:
             raise ValueError(
-                f"{json_path} is a trained model, whose network expects standardised inputs; load it "
+                f"{json_path} is a trained model, whose network expects transformed (by default standardised) "
+                "inputs; load it "
                 f"with hepmlp.io.model_files.load_trained({str(npz_path.parent)!r}) and score raw "
                 f"features with its .score(X)"
             )
