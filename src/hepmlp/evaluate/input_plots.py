@@ -74,13 +74,14 @@ def plot_feature_distributions(
     n_bins: int = 40,
     formats: Sequence[str] = DEFAULT_FORMATS,
     axis_labels: Sequence[str] | None = None,
+    title: str | None = None,
 ):
     """One panel per feature with each class's normalised distribution.
 
     ``by_class``: class name -> (``X`` of shape ``(n_c, d)`` raw features,
     weights ``(n_c,)``).  Values outside the binning are not drawn.
     ``axis_labels`` replace the ``name [unit]`` labels (transformed inputs
-    have no unit).
+    have no unit); ``title`` goes above the panels.
     """
     expressions = expressions or {}
     figure, axes = new_panel_grid(len(features), panel_width=6.0, panel_height=5.0, spacing=0.35)
@@ -97,6 +98,8 @@ def plot_feature_distributions(
         ax.set_ylabel("Normalised to unit area", fontsize="small")
         ax.tick_params(labelsize="x-small")
         ax.legend(fontsize="xx-small")
+    if title:
+        figure.suptitle(title, fontsize="medium")
     return save_figure(figure, stem, formats)
 
 

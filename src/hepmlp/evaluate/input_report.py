@@ -107,7 +107,8 @@ def plot_transformed_inputs(config: dict, dataset_dir: str | os.PathLike, model_
     with atomic_outputs(outdir / "plots") as (plots,):
         plots.mkdir(parents=True)
         plot_feature_distributions(names, by_class, plots / "transformed_inputs", n_bins=bins_count,
-                                   formats=formats, axis_labels=[f"{name} after {chain}" for name in names])
+                                   formats=formats, axis_labels=names,
+                                   title=f"{model.name}: the network's inputs T(x) after {chain} (training split)")
         plot_correlation_matrices(model.features, matrices, plots / "correlations_transformed", formats=formats,
                                   tick_labels=ticks, title="{}", max_columns=2)
     if progress:
