@@ -291,7 +291,7 @@ ROUND_TRIP_FEATURES = {
 }
 
 
-def round_trip_config(tmp_path, transform=None) -> dict:
+def round_trip_config(tmp_path, transform=None, dtype="float64") -> dict:
     from hepmlp.config import validate_config
 
     config = {
@@ -311,7 +311,8 @@ def round_trip_config(tmp_path, transform=None) -> dict:
                     "activation": "tanh",
                     "optimizer": {"name": "adam", "learning_rate": 0.01},
                     "schedule": {"name": "constant"},
-                    "training": {"epochs": 5, "batch_size": 128, "tol": 1.0e-9, "patience": 5, "seed": 2},
+                    "training": {"epochs": 5, "batch_size": 128, "tol": 1.0e-9, "patience": 5, "seed": 2,
+                                 "dtype": dtype},
                 }
             },
         },
@@ -322,10 +323,11 @@ def round_trip_config(tmp_path, transform=None) -> dict:
 
 
 ROUND_TRIP_TRANSFORMS = {
-    "default": None,
-    "gaussianise, decorrelate": ["gaussianise", "decorrelate"],
-    "log, pca per class, normalise": [{"name": "log", "features": ["met", "ht"], "offset": 1.0},
-                                      {"name": "pca", "per_class": "background"}, "normalise"],
+    "default": (None, "float64"),
+    "gaussianise, decorrelate": (["gaussianise", "decorrelate"], "float64"),
+    "gaussianise, decorrelate, float32 network": (["gaussianise", "decorrelate"], "float32"),
+    "log, pca per class, normalise": ([{"name": "log", "features": ["met", "ht"], "offset": 1.0},
+                                       {"name": "pca", "per_class": "background"}, "normalise"], "float64"),
 }
 
 
@@ -342,7 +344,7 @@ def test_dataset_train_apply_round_trip(tmp_path, transform):
         "hww": [write_tree(tmp_path / "hww_0.root", signal)],
         "ww": [write_tree(tmp_path / "ww_0.root", background)],
     }
-    config = round_trip_config(tmp_path, ROUND_TRIP_TRANSFORMS[transform])
+    config = round_trip_config(tmp_path, *ROUND_TRIP_TRANSFORMS[transform])
     dataset = tmp_path / "results" / "dataset"
     build_classification_dataset(config, dataset)
     model_dir = train_classifier(config, "small", dataset, tmp_path / "results" / "classification" / "small",
@@ -373,8 +375,10 @@ def test_dataset_train_apply_round_trip(tmp_path, transform):
         scores = pd.Series(friend["score_small"], index=friend["event"].astype(np.int64))
         mine = (test["sample"] == sample).to_numpy()
         assert mine.sum() > 50
+        # float64: the same arithmetic; a float32 network applies the chain in float32: within 1e-5
+        rtol, atol = (1e-12, 1e-15) if ROUND_TRIP_TRANSFORMS[transform][1] == "float64" else (0, 1e-5)
         np.testing.assert_allclose(scores.loc[test["event"][mine].to_numpy()].to_numpy(), expected[mine],
-                                   rtol=1e-12, atol=1e-15)
+                                   rtol=rtol, atol=atol)
     # The ONNX export gives the same scores on the same test events (float32, within 1e-5).
     ort = pytest.importorskip("onnxruntime")
     from hepmlp.io.onnx_export import export_onnx
