@@ -40,7 +40,6 @@ import numpy as np
 import uproot
 
 from hepmlp.allocator import keep_freed_memory
-from hepmlp.data.store import standardise
 from hepmlp.io.model_files import load_trained, save_trained
 from hepmlp.io.score_trees import apply_models
 from hepmlp.nn import MLP
@@ -133,7 +132,7 @@ def baseline(path: Path, model_dir: Path, *, keep: list | None = None) -> int:
             ak.to_numpy(ak.sum(arrays.Jet_btag, axis=1)).astype(np.float64),
             first(arrays.Jet_pt, 0),
         ])
-        scores = model.mlp.predict(standardise(X, model.mean, model.std))
+        scores = model.score(X)
         if keep is not None:
             keep.append(scores)
         n += len(X)
