@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from hepmlp.choices import check_choice
 from hepmlp.errors import UserError
 from hepmlp.transforms import linear, marginal
 from hepmlp.transforms.linear import TransformError
@@ -116,8 +117,7 @@ def parse_chain(entries: Sequence[Any] | None, *, features: Sequence[str], class
             name, given = entry["name"], {k: v for k, v in entry.items() if k != "name"}
         else:
             raise UserError(f"config key {where}: {entry!r} is neither a transform name nor a mapping with 'name'")
-        if name not in KINDS:
-            raise UserError(f"config key {where}: unknown transform {name!r}; valid: {', '.join(NAMES)}")
+        check_choice("transform", name, NAMES, where=f"config key {where}", error=UserError)
         defaults = KINDS[name].options
         unknown = sorted(set(given) - set(defaults))
         if unknown:
