@@ -172,3 +172,16 @@ def test_giles_polynomials_approximate_erfinv():
     central, tail = np.polyval(GILES_CENTRAL, w - 2.5), np.polyval(GILES_TAIL, np.sqrt(w) - 3)
     approximation = np.where(w < 5, central, tail) * t
     np.testing.assert_allclose(approximation, erfinv(t), rtol=5e-7, atol=0)
+
+
+@pytest.mark.parametrize(("transform", "ops"), [
+    (None, ["Sub", "Div"]),
+    (["decorrelate"], ["MatMul", "Add"]),
+    (["pca", "normalise"], ["MatMul", "Add", "Sub", "Div"]),
+])
+def test_linear_transforms_are_matmul_and_add_in_front_of_the_network(tmp_path, transform, ops):
+    from hepmlp.io.onnx_export import build_graph
+
+    model = make_model(tmp_path / "model", transform=transform)
+    nodes = [node.op_type for node in build_graph(model).graph.node]
+    assert nodes[: len(ops) + 1] == [*ops, "Gemm"]
