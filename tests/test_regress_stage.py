@@ -212,7 +212,7 @@ def test_regression_model_with_input_transforms(tmp_path, capsys):
     model = {**TINY_MODEL, "training": {**TINY_MODEL["training"], "epochs": 3},
              "transform": [{"name": "log", "features": ["E_raw", "ecal1", "ecal2", "hcal1", "hcal2"], "offset": 1.0},
                            "pca", "standardise"]}
-    config = write_config(tmp_path / "config.yaml", model)
+    config = write_tiny_config(tmp_path / "config.yaml", model)
     model_dir = tmp_path / "tiny"
     argv = ["train-regressor", "--config", str(config), "--model", "tiny", "--dataset", str(dataset),
             "--outdir", str(model_dir)]
@@ -224,7 +224,7 @@ def test_regression_model_with_input_transforms(tmp_path, capsys):
     np.testing.assert_allclose(covariance, np.eye(len(FEATURES)), atol=1e-9)   # pca, then unit variances
     assert np.all(np.isfinite(trained.score(X)))
     # per_class has no meaning without classes
-    config = write_config(tmp_path / "bad.yaml", {**model, "transform": [{"name": "pca", "per_class": True}]})
+    config = write_tiny_config(tmp_path / "bad.yaml", {**model, "transform": [{"name": "pca", "per_class": True}]})
     assert main([*argv[:2], str(config), *argv[3:]]) == 1
     assert ("config key regression.models.tiny.transform[0].per_class: there are no classes"
             in capsys.readouterr().err)
