@@ -30,7 +30,8 @@ from .hessian import DEFAULT_MAX_PARAMS
 from .network import MLP
 from .training import EpochProgress, History, fit
 
-MODEL_KEYS = ("hidden", "activation", "optimizer", "schedule", "training", "transform")  # transform: hepmlp.transforms
+# transform: the input transforms, fitted by the training stage (hepmlp.transforms)
+MODEL_KEYS = ("hidden", "activation", "optimizer", "schedule", "training", "transform")
 TRAINING_KEYS = ("epochs", "batch_size", "tol", "patience", "seed", "dtype", "max_params")
 
 

@@ -356,8 +356,8 @@ class MLP:
         description = read_description(json_path)
         if "transforms" in description:
             raise ValueError(
-                f"{json_path} is a trained model, whose network expects transformed (by default standardised) "
-                "inputs; load it "
+                f"{json_path} is a trained model, whose network expects transformed (by default "
+                "standardised) inputs; load it "
                 f"with hepmlp.io.model_files.load_trained({str(npz_path.parent)!r}) and score raw "
                 f"features with its .score(X)"
             )

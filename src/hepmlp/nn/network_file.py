@@ -131,8 +131,13 @@ def expected_array_shapes(layer_sizes: list[int]) -> dict[str, list[int]]:
 
 
 def read_network(
-    npz_path: Path, json_path: Path, metadata: Mapping[str, Any], build: Builder[Network], *,
-    extra: Callable[[str], bool] | None = None, extra_arrays: dict[str, np.ndarray] | None = None,
+    npz_path: Path,
+    json_path: Path,
+    metadata: Mapping[str, Any],
+    build: Builder[Network],
+    *,
+    extra: Callable[[str], bool] | None = None,
+    extra_arrays: dict[str, np.ndarray] | None = None,
 ) -> Network:
     """``build(architecture, arrays)`` from the files, after checking that they belong together.
 
