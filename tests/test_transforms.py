@@ -168,12 +168,19 @@ def test_stored_chain_round_trip_and_shape_checks():
         stored.from_stored(stored.description(chain), {**arrays, "transform0_u_knots": arrays["transform0_u_knots"][:, ::-1]}, 4)
 
 
-def test_standardisation_given_by_the_dataset_is_taken_for_a_leading_standardise():
+def test_standardisation_given_by_the_dataset_is_taken_only_where_it_is_the_same_fit():
     X, w, _ = events()
-    given = (X.mean(axis=0) + 1e-3, X.std(axis=0))
-    chain = fit_chain(parse_chain(None, features=FEATURES, classes=CLASSES, key=KEY), X, w, features=FEATURES,
-                      standardisation=given)
+    specs = parse_chain(None, features=FEATURES, classes=CLASSES, key=KEY)
+    # the same fit in another summation order (the dataset stage sums chunk by chunk): taken as given
+    given = (X.mean(axis=0) * (1 + 1e-15), X.std(axis=0) * (1 - 1e-15))
+    chain = fit_chain(specs, X, w, features=FEATURES, standardisation=given)
     np.testing.assert_array_equal(chain.steps[0].arrays["mean"], given[0])
+    np.testing.assert_array_equal(chain.steps[0].arrays["std"], given[1])
+    # other events (one fold of the training split): fitted on them, not taken
+    fold = X[::2]
+    chain = fit_chain(specs, fold, w[::2], features=FEATURES, standardisation=given)
+    np.testing.assert_allclose(chain.steps[0].arrays["mean"], fold.mean(axis=0), rtol=1e-12)
+    assert not np.allclose(chain.steps[0].arrays["mean"], given[0], rtol=1e-6)
 
 
 # --------------------------------------------------------------------------- bad input

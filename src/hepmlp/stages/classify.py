@@ -85,9 +85,10 @@ def fit_transforms(model_config: dict, model_name: str, info: dict, X_train: np.
                    labels: np.ndarray, weights: np.ndarray):
     """The model's ``transform`` chain fitted on the whole training split (raw ``X_train``).
 
-    A leading ``standardise`` takes the dataset's standardisation, which is
-    that same fit computed by the dataset stage, so the default model's
-    numbers are bit-identical to training on the dataset's standardisation.
+    A leading ``standardise`` takes the dataset's standardisation where it
+    is that same fit (computed by the dataset stage), so the default model's
+    numbers are bit-identical to training on the dataset's standardisation;
+    on a subset of the split (a fold) it is fitted on the subset.
     """
     from hepmlp.transforms import fit_chain, parse_chain
 

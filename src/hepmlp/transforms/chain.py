@@ -173,9 +173,11 @@ def fit_chain(specs: Sequence[TransformSpec], X: np.ndarray, weights: np.ndarray
     """Fit each step on the events ``X`` ``(n, d)`` with ``weights`` ``(n,)``, transformed by the steps before.
 
     ``labels`` (indices into ``classes``) select the events of a
-    ``per_class`` step.  ``standardisation``: ``(mean, std)`` already computed
-    for exactly these events (the dataset stage's), taken for a leading
-    ``standardise`` step so that its numbers stay bit-identical.
+    ``per_class`` step.  ``standardisation``: ``(mean, std)`` the dataset
+    stage computed for its whole training split; a leading ``standardise``
+    takes it when it is the fit of these events (equal to 1e-9, in another
+    summation order), so that the numbers stay bit-identical; on other
+    events (a fold's) the step is fitted here.
     """
     current = np.asarray(X, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
@@ -190,8 +192,7 @@ def fit_chain(specs: Sequence[TransformSpec], X: np.ndarray, weights: np.ndarray
             rows = np.asarray(labels) == list(classes).index(options["per_class"])
         try:
             if index == 0 and spec.name == "standardise" and standardisation is not None:
-                arrays = {"mean": np.asarray(standardisation[0], np.float64),
-                          "std": np.asarray(standardisation[1], np.float64)}
+                arrays = _same_standardisation(linear.fit_standardise(current, weights, features), standardisation)
             elif spec.name == "log":
                 arrays = marginal.fit_log(current, weights, features, offset=options["offset"],
                                           columns=[features.index(name) for name in options["features"]])
@@ -208,6 +209,15 @@ def fit_chain(specs: Sequence[TransformSpec], X: np.ndarray, weights: np.ndarray
         steps.append(step)
         current = step.apply(current)
     return FittedChain(tuple(steps), len(features))
+
+
+def _same_standardisation(fitted: Arrays, given: tuple[Any, Any]) -> Arrays:
+    """``given`` (mean, std) where it equals ``fitted`` to rounding, else ``fitted``."""
+    mean, std = np.asarray(given[0], np.float64), np.asarray(given[1], np.float64)
+    same = (mean.shape == fitted["mean"].shape and std.shape == fitted["std"].shape
+            and np.allclose(mean, fitted["mean"], rtol=1e-9, atol=1e-12 * float(np.max(fitted["std"])))
+            and np.allclose(std, fitted["std"], rtol=1e-9, atol=0))
+    return {"mean": mean, "std": std} if same else fitted
 
 
 @dataclass(frozen=True)
