@@ -53,7 +53,26 @@ def validate_config(config: dict) -> dict:
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise UserError(explain(error))
+    from hepmlp.scans import expand_scans
+
+    expand_scans(config)  # every scan point is a valid model entry, before anything runs
     return config
+
+
+def validate_model_entry(entry: dict, where: str) -> dict:
+    """Validate one model entry in place against the schema's ``$defs/model``, fill in defaults, return it.
+
+    ``where`` names the entry in the message (e.g. a scan point), which
+    otherwise reads like the ones of ``validate_config`` with keys relative to
+    the entry.
+    """
+    definitions = schema()["$defs"]
+    validator = _validator_with_defaults()({"$defs": definitions, "$ref": "#/$defs/model"})
+    error = jsonschema.exceptions.best_match(validator.iter_errors(entry))
+    if error is not None:
+        message = explain(error).replace("at the top level", "in the model entry").replace("config: ", "")
+        raise UserError(f"{where} is not a valid model: {message}")
+    return entry
 
 
 def load_config(path: str | os.PathLike) -> dict:

@@ -38,13 +38,18 @@ WEIGHT_COLUMN = "training_weight"
 
 
 def model_entry(config: dict, model_name: str) -> dict:
-    """``classification.models[model_name]``; ``UserError`` listing the configured models otherwise."""
-    models = (config.get("classification") or {}).get("models") or {}
+    """The entry of ``model_name``: one of ``classification.models`` or a scan point ``{scan}/{point}``.
+
+    ``UserError`` listing the configured models otherwise.
+    """
+    from hepmlp.scans import scan_models
+
+    models = scan_models(config)
     if model_name not in models:
         known = ", ".join(models) if models else "none"
         raise UserError(
-            f"model {model_name!r} is not in classification.models of the config (configured: {known}); "
-            "add it there or pick one of those"
+            f"model {model_name!r} is not in classification.models or a point of classification.scans of the "
+            f"config (configured: {known}); add it there or pick one of those"
         )
     return models[model_name]
 
