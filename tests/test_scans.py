@@ -18,7 +18,6 @@ from hepmlp.scans import (
     expand_scans,
     format_value,
     grid_points,
-    random_points,
     scan_models,
 )
 
@@ -142,12 +141,12 @@ def test_scan_models_adds_every_point_to_the_configured_models(config):
         ({"base": "adam", "random": {"n": 3, "parameters": {"optimizer.learning_rate": {"log_uniform": [0, 0.1]}}}},
          "s", "log_uniform needs 0 < low"),
         ({"base": "adam", "grid": {"optimizer.learnin_rate": [0.1]}}, "s",
-         "classification.scans.s, point learnin_rate=0.1 is not a valid model: unknown key 'learnin_rate' "
-         "(did you mean 'learning_rate'?) under optimizer"),
+         ("classification.scans.s, point learnin_rate=0.1 is not a valid model: unknown key 'learnin_rate' "
+          "(did you mean 'learning_rate'?) under optimizer")),
         ({"base": "adam", "grid": {"optimiser.name": ["gd"]}}, "s", "unknown key 'optimiser' (did you mean 'optimizer'?)"),
         ({"base": "adam", "grid": {"optimizer.name": ["adam", "newton"]}}, "s",
-         "classification.scans.s, point name=newton: optimizer 'newton' uses the full batch (exact Hessian), "
-         "but training.batch_size is 256"),
+         ("classification.scans.s, point name=newton: optimizer 'newton' uses the full batch (exact Hessian), "
+          "but training.batch_size is 256")),
         ({"base": "adam", "grid": {"optimizer.momentum": [0.5, 1.0]}}, "s", "point momentum=1.0 is not a valid model"),
         ({"base": "adm", "grid": {"hidden": [[4]]}}, "s", "classification.scans.s.base names the model 'adm'"),
         ({"base": "adam"}, "s", "classification.scans.s needs exactly one of grid"),
