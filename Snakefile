@@ -22,6 +22,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/classify.smk"
+include: "workflow/rules/scans.smk"
 include: "workflow/rules/regress.smk"
 include: "workflow/rules/plots.smk"
 

@@ -35,6 +35,8 @@ COMPARISON_FIGURES = ("roc", "roc_rejection", "loss_per_epoch", "loss_per_second
 OPTIMIZER_FIGURES = ("gd_step_sizes", "gd_step_sizes_parabola", "quadratic_2d_loss", "quadratic_2d_paths",
                      "schedules", "a_future_figure")
 INPUT_FIGURES = ("input_features", "correlations", "feature_ranking", "a_future_figure")
+SCAN_FIGURES = ("validation_loss_vs_learning_rate", "validation_loss_vs_hidden", "validation_loss_heatmap",
+                "a_future_figure")
 
 # Snakemake 9.27 appends these link targets to every caption before rendering
 # (snakemake/report/__init__.py, ``rst_links``); a caption must not clash with them.
@@ -80,6 +82,9 @@ def minimal_config() -> dict:
     config["selection"] = None
     models = config["classification"]["models"]
     models["adam_"] = models.pop("adam")
+    config["classification"]["scans"] = {"random_": {"base": {"hidden": [4], "optimizer": {"name": "gd"}}, "random": {
+        "n": 3, "seed": 2, "parameters": {"optimizer.learning_rate": {"log_uniform": [0.001, 0.1]},
+                                          "hidden": {"choice": [[4], [8, 8]]}}}}}
     return config
 
 
@@ -165,6 +170,10 @@ def caption_cases() -> Iterator[tuple[str, str, dict, str]]:
             if entry["transform"] != ["standardise"]:
                 for name in ("transformed_inputs", "correlations_transformed"):
                     yield "inputs.rst", config_name, {"name": name, "model": model}, "plot_transformed_inputs"
+        for scan in config["classification"].get("scans") or {}:
+            for name in names(SCAN_FIGURES):
+                yield "scans.rst", config_name, {"scan": scan, "name": name}, "summarise_scan"
+            yield "scan_table.rst", config_name, {"scan": scan}, "summarise_scan"
         if config.get("regression"):
             yield "inputs.rst", config_name, {"name": "input_features"}, "plot_regression_inputs"
 
@@ -214,11 +223,12 @@ def test_captions_render_as_valid_rst_and_state_the_config():
 @pytest.mark.parametrize("caption, figures", [("classifier.rst", CLASSIFIER_FIGURES),
                                                ("regression.rst", REGRESSION_FIGURES),
                                                ("comparison.rst", COMPARISON_FIGURES),
-                                               ("optimizers.rst", OPTIMIZER_FIGURES)])
+                                               ("optimizers.rst", OPTIMIZER_FIGURES),
+                                               ("scans.rst", SCAN_FIGURES)])
 def test_captions_explain_each_known_figure_differently(caption, figures):
     config = validated_config("ci.yaml")
     section = config["regression"] if caption == "regression.rst" else config["classification"]
-    wildcards = {"model": next(iter(section["models"]))}
+    wildcards = {"model": next(iter(section["models"])), "scan": next(iter(config["classification"]["scans"]))}
     explanations = set()
     for name in figures:
         _, shown, _ = render_caption(caption, config, wildcards=wildcards | {"name": name})
@@ -259,6 +269,17 @@ def _expected_config_text(caption: str, config: dict, wildcards: dict, rule: str
         return [*features.values()]
     if caption == "optimizers.rst":
         return [*config["plots"]["formats"]]
+    if caption in ("scans.rst", "scan_table.rst"):
+        scan = config["classification"]["scans"][wildcards["scan"]]
+        expected = [wildcards["scan"], "validation loss", *(scan.get("grid") or scan["random"]["parameters"])]
+        if isinstance(scan["base"], str):
+            expected.append(scan["base"])
+        if "random" in scan:
+            expected += [f"{scan['random']['n']} points", f"seed {scan['random']['seed']}",
+                         *(kind for distribution in scan["random"]["parameters"].values() for kind in distribution)]
+        else:
+            expected += [str(values) for values in scan["grid"].values()]
+        return expected
     return []
 
 

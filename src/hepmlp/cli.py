@@ -26,6 +26,8 @@ COMMAND_MODULES = {
     "compare-models": "hepmlp.stages.evaluate",
     "optimizer-study": "hepmlp.stages.evaluate",
     "plot-inputs": "hepmlp.stages.evaluate",
+    "evaluate-scan-point": "hepmlp.stages.scan",
+    "summarise-scan": "hepmlp.stages.scan",
     "train-regressor": "hepmlp.stages.regress",
     "evaluate-regressor": "hepmlp.stages.regress",
     "apply": "hepmlp.io.commands",

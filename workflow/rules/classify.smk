@@ -1,5 +1,6 @@
-# Classification: one training job per model, its evaluation, the comparison
-# with the baselines, the ONNX export and the per-event score trees.
+# Classification: one training job per model (scan points {scan}/{point}
+# included), its evaluation, the comparison with the baselines and each scan's
+# chosen point, the ONNX export and the per-event score trees.
 
 MODEL_DIR = "results/classification/{model}"
 
@@ -13,7 +14,7 @@ rule train_classifier:
         description=f"{MODEL_DIR}/model.json",
         history=f"{MODEL_DIR}/history.csv",
     params:
-        settings=lambda wildcards: as_json(config["classification"]["models"][wildcards.model]),
+        settings=lambda wildcards: as_json(MODEL_ENTRIES[wildcards.model]),
     log:
         "logs/classification/train_{model}.log",
     benchmark:
@@ -25,8 +26,8 @@ rule train_classifier:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp train-classifier --config results/config.yaml --model {wildcards.model}"
-        " --dataset results/dataset --outdir results/classification/{wildcards.model}"
+        "hepmlp train-classifier --config results/config.yaml --model {wildcards.model:q}"
+        " --dataset results/dataset --outdir results/classification/{wildcards.model:q}"
         " --mem-mb {resources.mem_mb} > {log} 2>&1"
 
 
@@ -66,6 +67,8 @@ rule compare_models:
     input:
         models=expand(rules.train_classifier.output, model=MODELS),
         metrics=expand(rules.evaluate_classifier.output.metrics, model=MODELS),
+        scan_points=expand(rules.train_classifier.output, model=SCAN_POINTS),
+        scans=expand("results/scans/{scan}/choice.json", scan=SCANS),
         dataset=rules.dataset.output,
         code=package_code("evaluate", "io", "transforms", "stages/evaluate.py"),
     output:
@@ -90,6 +93,7 @@ rule compare_models:
             {"baselines": config["classification"]["baselines"], "models": config["classification"]["models"]}
         ),
         model_dirs=expand(MODEL_DIR, model=MODELS),
+        scans=lambda wildcards, input: f"--scans {' '.join(input.scans)}" if input.scans else "",
     log:
         "logs/classification/compare_models.log",
     benchmark:
@@ -102,7 +106,7 @@ rule compare_models:
         "../envs/hepmlp.yaml"
     shell:
         "hepmlp compare-models --config results/config.yaml --dataset results/dataset"
-        " --models {params.model_dirs} --outdir results/classification/comparison > {log} 2>&1"
+        " --models {params.model_dirs} {params.scans} --outdir results/classification/comparison > {log} 2>&1"
 
 
 rule export_onnx:

@@ -14,6 +14,7 @@ from snakemake.utils import validate
 
 import hepmlp.config
 import hepmlp.failed_logs
+import hepmlp.scans
 from hepmlp.errors import UserError
 
 # The schema check runs first through hepmlp.config, which words a violation
@@ -115,6 +116,11 @@ MODELS = list(config["classification"]["models"])
 # models with input transforms other than the default [standardise]: their inputs get figures of their own
 TRANSFORM_MODELS = [name for name, model in config["classification"]["models"].items()
                     if model.get("transform", ["standardise"]) != ["standardise"]]
+# Scans: each point is a model named {scan}/{point} (hepmlp.scans, validated
+# with the config above); MODEL_ENTRIES holds every model's entry, points included.
+SCANS = {scan: [point.point for point in points] for scan, points in hepmlp.scans.expand_scans(config).items()}
+SCAN_POINTS = [f"{scan}/{point}" for scan, points in SCANS.items() for point in points]
+MODEL_ENTRIES = hepmlp.scans.scan_models(config)
 REGRESSION_MODELS = list(config["regression"]["models"]) if "regression" in config else []
 SAMPLES = list(config["samples"])
 
@@ -124,6 +130,7 @@ def all_outputs():
         expand("results/classification/{model}/metrics.json", model=MODELS),
         expand("results/classification/{model}/model.onnx", model=MODELS),
         "results/classification/comparison/metrics.csv",
+        expand("results/scans/{scan}/scan.csv", scan=SCANS),
         "results/optimizers/steps.json",
         "results/inputs/plots",
     ]
@@ -135,7 +142,9 @@ def all_outputs():
 
 
 wildcard_constraints:
-    model="[A-Za-z][A-Za-z0-9_-]*",
+    model="[A-Za-z][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_.,=+-]*)?",
+    scan="[A-Za-z][A-Za-z0-9_-]*",
+    point="[A-Za-z0-9][A-Za-z0-9_.,=+-]*",
     sample="[A-Za-z][A-Za-z0-9_-]*",
     process="[A-Za-z][A-Za-z0-9_-]*",
     chunk=r"\d+",

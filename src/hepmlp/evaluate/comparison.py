@@ -12,6 +12,9 @@ Writes, all-or-nothing, into ``OUTDIR``:
   and ``loss_per_second`` (hepmlp models; the baselines have no comparable
   per-epoch loss).
 
+Each scan's chosen point (``choice.json`` of ``summarise-scan``: the lowest
+validation loss) joins as a hepmlp model named after its scan.
+
 The baselines (``classification.baselines`` in the config) are trained here
 on the same standardised train split with the same training weights; the
 scikit-learn MLP copies the hidden layers and activation of the best hepmlp
@@ -116,20 +119,38 @@ def _comparison_figures(plots: Path, classes: list[str], curves: dict, baselines
                          formats=formats)
 
 
+def scan_choices(choice_files: Sequence[str | os.PathLike]) -> list[tuple[str, Path, str]]:
+    """``(scan name, model folder, point)`` of each ``choice.json`` written by ``summarise-scan``."""
+    import json
+
+    choices = []
+    for path in map(Path, choice_files):
+        try:
+            choice = json.loads(path.read_text())
+            choices.append((choice["scan"], Path(choice["model_dir"]), choice["point"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UserError(f"{path} is not a scan choice written by summarise-scan ({error}); rerun it") from None
+    return choices
+
+
 def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Sequence[str | os.PathLike],
-                   outdir: str | os.PathLike, *, progress: bool = True) -> pd.DataFrame:
-    """Evaluate ``model_dirs`` and the configured baselines; write the comparison into ``outdir``."""
+                   outdir: str | os.PathLike, *, scans: Sequence[str | os.PathLike] = (),
+                   progress: bool = True) -> pd.DataFrame:
+    """Evaluate ``model_dirs``, each scan's chosen point (``scans``: ``choice.json`` files) and the
+    configured baselines; write the comparison into ``outdir``."""
     from hepmlp.io.model_files import load_trained
 
-    if not model_dirs:
+    if not model_dirs and not scans:
         raise UserError("compare-models needs at least one --models folder")
     dataset_dir, outdir = Path(dataset_dir), Path(outdir)
     info = read_info(dataset_dir)
     classes = list(info["classes"])
     frames = read_frames(dataset_dir)
     rows, curves, histories, architectures = [], {}, {}, {}
-    for model_dir in map(Path, model_dirs):
+    named = [(None, Path(model_dir), None) for model_dir in model_dirs] + scan_choices(scans)
+    for name, model_dir, point in named:
         model = load_trained(model_dir)
+        name = name or model.name
         check_model_against_dataset(model, info, model_dir, dataset_dir)
         scored = score_frames(model.score, model.features, frames, n_outputs=model.n_outputs)
         check_classes_present(scored, len(classes), dataset_dir)
@@ -137,13 +158,13 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
         optimizer = (model.metadata.get("model_config") or {}).get("optimizer") or {}
         architecture = model.mlp.architecture()
         description = (f"hepmlp {optimizer.get('name', '?')}, hidden {tuple(architecture['hidden'])} "
-                       f"{architecture['activation']}")
-        rows.append({"model": model.name, "kind": "hepmlp", "description": description, **values})
-        curves[model.name], histories[model.name] = details, model.history
+                       f"{architecture['activation']}" + (f"; scan point {point}" if point else ""))
+        rows.append({"model": name, "kind": "hepmlp", "description": description, **values})
+        curves[name], histories[name] = details, model.history
         training = (model.metadata.get("model_config") or {}).get("training") or {}
-        architectures[model.name] = (architecture["hidden"], architecture["activation"], int(training.get("seed", 0)))
+        architectures[name] = (architecture["hidden"], architecture["activation"], int(training.get("seed", 0)))
         if progress:
-            print(f"compare-models: {model.name}: test AUC {mean_auc(values, classes):.4f}", file=sys.stderr)
+            print(f"compare-models: {name}: test AUC {mean_auc(values, classes):.4f}", file=sys.stderr)
     best = max(rows, key=lambda row: mean_auc(row, classes))["model"]
     hidden, activation, seed = architectures[best]
     train_data, validation_data = _training_data(frames["train"], info), _training_data(frames["validation"], info)

@@ -5,7 +5,7 @@ Only command-line wiring lives here; the work is in ``hepmlp.evaluate``:
 - ``hepmlp evaluate-classifier --config C --model-dir DIR --dataset D``
   -> ``DIR/metrics.json`` and ``DIR/plots/`` (``classifier_report``);
 - ``hepmlp compare-models --config C --dataset D --models DIR [DIR ...]
-  --outdir OUT`` -> ``OUT/metrics.csv``, ``OUT/metrics.md``, ``OUT/plots/``
+  --outdir OUT [--scans CHOICE ...]`` -> ``OUT/metrics.csv``, ``OUT/metrics.md``, ``OUT/plots/``
   (``comparison``);
 - ``hepmlp optimizer-study --config C --outdir OUT`` -> ``OUT/steps.json``,
   ``OUT/steps.csv``, ``OUT/plots/`` (``optimizer_study``);
@@ -35,7 +35,8 @@ def run_evaluate_classifier(args: argparse.Namespace) -> None:
 def run_compare_models(args: argparse.Namespace) -> None:
     from hepmlp.evaluate.comparison import compare_models
 
-    compare_models(load_config_file(args.config), args.dataset, args.models, args.outdir, progress=True)
+    compare_models(load_config_file(args.config), args.dataset, args.models, args.outdir, scans=args.scans,
+                   progress=True)
 
 
 def run_optimizer_study(args: argparse.Namespace) -> None:
@@ -78,6 +79,8 @@ def register(subparsers) -> None:
     parser.add_argument("--config", required=True, help="analyst config (YAML)")
     parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
     parser.add_argument("--models", required=True, nargs="+", metavar="DIR", help="model folders to compare")
+    parser.add_argument("--scans", nargs="*", default=[], metavar="FILE",
+                        help="choice.json of each scan (summarise-scan): its chosen point joins under the scan's name")
     parser.add_argument("--outdir", required=True, help="output folder, e.g. results/classification/comparison")
     parser.set_defaults(func=run_compare_models)
 

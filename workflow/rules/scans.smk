@@ -1,0 +1,73 @@
+# Hyperparameter scans (classification.scans): every point {scan}/{point} is
+# trained by rule train_classifier like any model; here each point's
+# validation record, then per scan the table, the choice (lowest validation
+# loss) and the figures. The chosen point joins compare_models.
+
+POINT_DIR = "results/classification/{scan}/{point}"
+SCAN_DIR = "results/scans/{scan}"
+
+
+rule evaluate_scan_point:
+    input:
+        model=[f"{POINT_DIR}/model.npz", f"{POINT_DIR}/model.json", f"{POINT_DIR}/history.csv"],
+        dataset=rules.dataset.output,
+        code=package_code("evaluate", "scans.py", "stages/scan.py"),
+    output:
+        f"{POINT_DIR}/point.json",
+    params:
+        settings=lambda wildcards: as_json(MODEL_ENTRIES[f"{wildcards.scan}/{wildcards.point}"]),
+    log:
+        "logs/scans/{scan}/evaluate_{point}.log",
+    benchmark:
+        "benchmarks/results/scans/{scan}/evaluate_{point}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/hepmlp.yaml"
+    shell:
+        "hepmlp evaluate-scan-point --config results/config.yaml --model {wildcards.scan:q}/{wildcards.point:q}"
+        " --model-dir results/classification/{wildcards.scan:q}/{wildcards.point:q} --dataset results/dataset"
+        " > {log} 2>&1"
+
+
+rule summarise_scan:
+    input:
+        points=lambda wildcards: expand(f"{POINT_DIR}/point.json", scan=wildcards.scan, point=SCANS[wildcards.scan]),
+        code=package_code("evaluate", "scans.py", "stages/scan.py"),
+    output:
+        table=f"{SCAN_DIR}/scan.csv",
+        markdown=report(
+            f"{SCAN_DIR}/scan.md",
+            caption="../report/scan_table.rst",
+            category="Scans",
+            subcategory="{scan}",
+            labels={"scan": "{scan}", "figure": "scan table"},
+        ),
+        choice=f"{SCAN_DIR}/choice.json",
+        plots=report(
+            directory(f"{SCAN_DIR}/plots"),
+            patterns=["{name}.png"],
+            caption="../report/scans.rst",
+            category="Scans",
+            subcategory="{scan}",
+            labels={"scan": "{scan}", "figure": "{name}"},
+        ),
+    params:
+        settings=lambda wildcards: as_json(
+            {"scan": config["classification"]["scans"][wildcards.scan], "plots": config["plots"]}
+        ),
+    log:
+        "logs/scans/{scan}/summarise.log",
+    benchmark:
+        "benchmarks/results/scans/{scan}/summarise.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/hepmlp.yaml"
+    shell:
+        "hepmlp summarise-scan --config results/config.yaml --scan {wildcards.scan:q} --points {input.points:q}"
+        " --outdir results/scans/{wildcards.scan:q} > {log} 2>&1"
