@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_train_classifier import FEATURES, TINY_MODEL, write_dataset
 
 from hepmlp.cli import main
 from hepmlp.errors import UserError
@@ -23,7 +24,6 @@ from hepmlp.evaluate.scan_report import summarise_scan
 from hepmlp.io.model_files import load_trained
 from hepmlp.scans import expand_scans
 from hepmlp.stages.classify import train_classifier
-from test_train_classifier import FEATURES, TINY_MODEL, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = {"optimizer.learning_rate": [1.0e-4, 0.05], "hidden": [[4], [6]]}
@@ -34,7 +34,7 @@ CONFIG = {"classification": {"models": {"tiny": {**TINY_MODEL, "training": {**TI
 
 @pytest.fixture(scope="module")
 def trained_scan(tmp_path_factory):
-    """The dataset (test labels flipped) and the four trained and evaluated points of scan ``s``."""
+    """(dataset with the test labels flipped, the point.json files of the four trained points of scan ``s``)."""
     root = tmp_path_factory.mktemp("scan")
     dataset = write_dataset(root / "dataset", n_events=600, seed=3)
     for split in ("train", "validation", "test"):   # x3 separates the classes by 6 sigma
@@ -53,11 +53,11 @@ def trained_scan(tmp_path_factory):
         train_classifier(CONFIG, point.model, dataset, folder, progress=False)
         evaluate_scan_point(CONFIG, point.model, folder, dataset, progress=False)
         point_files.append(folder / "point.json")
-    return root, dataset, point_files
+    return dataset, point_files
 
 
 def test_point_record_holds_its_parameters_and_validation_numbers(trained_scan):
-    root, dataset, point_files = trained_scan
+    dataset, point_files = trained_scan
     record = json.loads(point_files[-1].read_text())
     assert record["point"] == "learning_rate=0.05,hidden=6" and record["model"] == "s/learning_rate=0.05,hidden=6"
     assert record["parameters"] == {"optimizer.learning_rate": 0.05, "hidden": [6]}
@@ -76,7 +76,7 @@ def test_point_record_holds_its_parameters_and_validation_numbers(trained_scan):
 
 
 def test_the_choice_is_on_validation_and_a_leaky_choice_differs(trained_scan, tmp_path):
-    root, dataset, point_files = trained_scan
+    dataset, point_files = trained_scan
     choice = summarise_scan(CONFIG, "s", point_files, tmp_path / "scans" / "s", progress=False)
     records = [json.loads(path.read_text()) for path in point_files]
     lowest = min(records, key=lambda record: record["validation_loss"])
@@ -95,7 +95,7 @@ def test_the_choice_is_on_validation_and_a_leaky_choice_differs(trained_scan, tm
 
 
 def test_scan_table_markdown_and_figures(trained_scan, tmp_path):
-    root, dataset, point_files = trained_scan
+    _, point_files = trained_scan
     outdir = tmp_path / "scans" / "s"
     choice = summarise_scan(CONFIG, "s", point_files, outdir, progress=False)
     table = pd.read_csv(outdir / "scan.csv")
@@ -115,7 +115,7 @@ def test_scan_table_markdown_and_figures(trained_scan, tmp_path):
 
 
 def test_the_chosen_point_joins_the_comparison_under_the_scan_name(trained_scan, tmp_path):
-    root, dataset, point_files = trained_scan
+    dataset, point_files = trained_scan
     summarise_scan(CONFIG, "s", point_files, tmp_path / "scans" / "s", progress=False)
     tiny = train_classifier(CONFIG, "tiny", dataset, tmp_path / "classification" / "tiny", progress=False)
     table = compare_models(CONFIG, dataset, [tiny], tmp_path / "comparison",
@@ -126,7 +126,7 @@ def test_the_chosen_point_joins_the_comparison_under_the_scan_name(trained_scan,
 
 
 def test_records_that_do_not_match_the_config_are_refused(trained_scan, tmp_path):
-    root, dataset, point_files = trained_scan
+    dataset, point_files = trained_scan
     with pytest.raises(UserError, match=r"missing: learning_rate=0.05,hidden=6"):
         summarise_scan(CONFIG, "s", point_files[:-1], tmp_path / "scans" / "s", progress=False)
     assert not (tmp_path / "scans" / "s").exists(), "no partial outputs"
@@ -135,8 +135,8 @@ def test_records_that_do_not_match_the_config_are_refused(trained_scan, tmp_path
 
 
 def test_command_line_errors_are_one_line(trained_scan, tmp_path, capsys):
-    root, dataset, point_files = trained_scan
-    status = main(["summarise-scan", "--config", str(REPO / "config" / "ci.yaml"), "--scan", "nope", "--points", str(point_files[0]),
-                   "--outdir", str(tmp_path / "out")])
+    _, point_files = trained_scan
+    status = main(["summarise-scan", "--config", str(REPO / "config" / "ci.yaml"), "--scan", "nope",
+                   "--points", str(point_files[0]), "--outdir", str(tmp_path / "out")])
     assert status == 1
     assert "scan 'nope' is not in classification.scans" in capsys.readouterr().err

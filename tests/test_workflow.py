@@ -7,6 +7,7 @@ in a dry run, what it would redo.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -70,6 +71,32 @@ def test_expected_outputs_exist_with_sane_numbers(ci_workflow):
     assert (ci_workflow / "results" / "report.html").stat().st_size > 100_000
 
 
+def test_scan_points_are_trained_chosen_on_validation_and_compared(ci_workflow):
+    config = yaml.safe_load((ci_workflow / "config" / "ci.yaml").read_text())
+    (scan, definition), = config["classification"]["scans"].items()
+    rates = definition["grid"]["optimizer.learning_rate"]
+    records = {}
+    for rate in rates:
+        folder = ci_workflow / "results" / "classification" / scan / f"learning_rate={rate}"
+        assert {"model.npz", "model.json", "history.csv", "point.json"} <= {p.name for p in folder.iterdir()}
+        record = json.loads((folder / "point.json").read_text())
+        assert record["parameters"] == {"optimizer.learning_rate": rate}
+        assert record["model_config"]["optimizer"]["learning_rate"] == rate
+        records[record["point"]] = record
+    summary = ci_workflow / "results" / "scans" / scan
+    table = list(csv.DictReader((summary / "scan.csv").open()))
+    assert [row["point"] for row in table] == [f"learning_rate={rate}" for rate in rates]
+    choice = json.loads((summary / "choice.json").read_text())
+    assert choice["point"] == min(records, key=lambda point: records[point]["validation_loss"])
+    assert [row["point"] for row in table if row["chosen"] == "True"] == [choice["point"]]
+    assert (summary / "plots" / "validation_loss_vs_learning_rate.png").is_file()
+    comparison = list(csv.DictReader((ci_workflow / "results" / "classification" / "comparison"
+                                      / "metrics.csv").open()))
+    row, = (row for row in comparison if row["model"] == scan)
+    assert row["description"].endswith(f"scan point {choice['point']}")
+    assert "Scans" in (ci_workflow / "results" / "report.html").read_text(errors="replace")
+
+
 def test_complete_run_leaves_nothing_to_do(ci_workflow):
     assert planned_jobs(ci_workflow) == set()
 
@@ -95,6 +122,39 @@ def test_changing_one_model_reruns_only_its_chain(ci_workflow):
     assert not rules & {"dataset", "generate_events", "train_regressor", "regression_dataset"}
 
 
+def test_adding_a_scan_value_trains_only_the_new_point(ci_workflow):
+    def change(config):
+        config["classification"]["scans"]["adam_scan"]["grid"]["optimizer.learning_rate"].insert(1, 0.005)
+
+    original = edit_ci_config(ci_workflow, change)
+    try:
+        jobs = planned_jobs(ci_workflow)
+    finally:
+        (ci_workflow / "config" / "ci.yaml").write_text(original)
+    new_point = "scan=adam_scan, point=learning_rate=0.005"
+    assert {wildcards for rule, wildcards in jobs if rule == "train_classifier"} == \
+        {"model=adam_scan/learning_rate=0.005"}
+    assert {wildcards for rule, wildcards in jobs if rule == "evaluate_scan_point"} == {new_point}
+    rules = {rule for rule, _ in jobs}
+    assert {"summarise_scan", "compare_models"} <= rules
+    assert not rules & {"dataset", "evaluate_classifier", "export_onnx", "train_regressor"}
+
+
+def test_a_scan_point_that_is_not_a_valid_model_stops_at_start(tmp_path):
+    workdir = copy_workflow(tmp_path / "scan")
+    path = workdir / "config" / "ci.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["classification"]["scans"]["adam_scan"]["grid"]["optimizer.name"] = ["adam", "newton"]
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "--dry-run", *CI_ARGUMENTS, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "classification.scans.adam_scan, point learning_rate=0.002,name=newton" in output
+    assert "training.batch_size: null" in output and "Traceback" not in output
+    assert not (workdir / "results" / "classification").exists()
+    shutil.rmtree(workdir)
+
+
 def test_changing_a_feature_reruns_dataset_and_everything_after(ci_workflow):
     def change(config):
         config["features"]["met"] = "MET_pt / 2"
@@ -108,7 +168,9 @@ def test_changing_a_feature_reruns_dataset_and_everything_after(ci_workflow):
     config = yaml.safe_load(original)
     trained = {wildcards for rule, wildcards in jobs if rule == "train_classifier"}
     assert "dataset" in rules
-    assert trained == {f"model={model}" for model in config["classification"]["models"]}
+    points = [f"adam_scan/learning_rate={rate}"
+              for rate in config["classification"]["scans"]["adam_scan"]["grid"]["optimizer.learning_rate"]]
+    assert trained == {f"model={model}" for model in [*config["classification"]["models"], *points]}
     assert {"evaluate_classifier", "compare_models"} <= rules
     assert "generate_events" not in rules and "train_regressor" not in rules
 

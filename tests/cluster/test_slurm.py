@@ -190,6 +190,23 @@ def test_every_job_went_through_sbatch(slurm_run, ci_workflow):
     assert logs == set(submitted), "the executor's per-job logs do not match the submitted jobs"
 
 
+def test_scan_points_went_through_sbatch(slurm_run):
+    """Each point of the CI config's 2-point scan is its own SLURM job, trained and evaluated."""
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    (scan, definition), = config["classification"]["scans"].items()
+    points = [f"learning_rate={rate}" for rate in definition["grid"]["optimizer.learning_rate"]]
+    assert len(points) == 2
+    submitted = sorted(submitted_jobs(slurm_run["output"]).values())
+    assert submitted.count("evaluate_scan_point") == 2 and submitted.count("summarise_scan") == 1
+    logs = slurm_run["workdir"] / ".snakemake" / "slurm_logs"
+    for rule in ("train_classifier", "evaluate_scan_point"):
+        folders = {path.name for path in (logs / f"rule_{rule}").iterdir()}
+        for point in points:
+            assert any(point in folder and scan in folder for folder in folders), (rule, point, folders)
+    choice = json.loads((slurm_run["workdir"] / "results" / "scans" / scan / "choice.json").read_text())
+    assert choice["point"] in points
+
+
 def test_profile_resources_reach_sbatch(slurm_run):
     """Each job got the cores, memory and time limit the profile sets for its rule."""
     profile = yaml.safe_load((REPO / PROFILE / "config.yaml").read_text())

@@ -76,7 +76,11 @@ def choice_sentence(scan: str, choice: dict) -> str:
 
 def _figures(plots: Path, scan: str, definition: dict, records: list[dict], keys: list[str], chosen: int,
              formats) -> None:
-    from hepmlp.evaluate.scan_plots import loss_grid, plot_heat_map, plot_loss_against_key
+    from hepmlp.evaluate.scan_plots import (
+        loss_grid,
+        plot_heat_map,
+        plot_loss_against_key,
+    )
 
     labels = key_labels(keys)
     losses = [record.get(CRITERION) for record in records]
