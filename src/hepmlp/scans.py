@@ -211,11 +211,13 @@ def base_entry(scan: Mapping[str, Any], models: Mapping[str, Any], where: str) -
 
 
 def check_full_batch(entry: Mapping[str, Any], where: str) -> None:
-    """Newton uses the exact Hessian of the full training set: a mini-batch is an error."""
-    optimizer = entry.get("optimizer") or {}
+    """An optimizer flagged ``full_batch_only`` (Newton: the exact Hessian) with a mini-batch is an error."""
+    from hepmlp.optim.optimizers import OPTIMIZERS
+
+    name = (entry.get("optimizer") or {}).get("name")
     batch_size = (entry.get("training") or {}).get("batch_size")
-    if optimizer.get("name") == "newton" and batch_size is not None:
-        raise UserError(f"{where}: optimizer 'newton' uses the full batch (exact Hessian), but "
+    if name in OPTIMIZERS and OPTIMIZERS[name].full_batch_only and batch_size is not None:
+        raise UserError(f"{where}: optimizer {name!r} uses the full batch (exact Hessian), but "
                         f"training.batch_size is {batch_size}; set training.batch_size: null in the scan "
                         "or its base")
 
