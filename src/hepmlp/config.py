@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import os
 from importlib import resources
 from pathlib import Path
@@ -59,6 +60,12 @@ def validate_config(config: dict) -> dict:
     return config
 
 
+@functools.cache
+def _model_validator():
+    """The defaults-filling validator of ``$defs/model`` (made once: a scan validates many points)."""
+    return _validator_with_defaults()({"$defs": schema()["$defs"], "$ref": "#/$defs/model"})
+
+
 def validate_model_entry(entry: dict, where: str) -> dict:
     """Validate one model entry in place against the schema's ``$defs/model``, fill in defaults, return it.
 
@@ -66,9 +73,7 @@ def validate_model_entry(entry: dict, where: str) -> dict:
     otherwise reads like the ones of ``validate_config`` with keys relative to
     the entry.
     """
-    definitions = schema()["$defs"]
-    validator = _validator_with_defaults()({"$defs": definitions, "$ref": "#/$defs/model"})
-    error = jsonschema.exceptions.best_match(validator.iter_errors(entry))
+    error = jsonschema.exceptions.best_match(_model_validator().iter_errors(entry))
     if error is not None:
         message = explain(error).replace("at the top level", "in the model entry").replace("config: ", "")
         raise UserError(f"{where} is not a valid model: {message}")
