@@ -84,14 +84,14 @@ def test_scan_points_are_trained_chosen_on_validation_and_compared(ci_workflow):
         assert record["model_config"]["optimizer"]["learning_rate"] == rate
         records[record["point"]] = record
     summary = ci_workflow / "results" / "scans" / scan
-    table = list(csv.DictReader((summary / "scan.csv").open()))
+    table = list(csv.DictReader((summary / "scan.csv").read_text().splitlines()))
     assert [row["point"] for row in table] == [f"learning_rate={rate}" for rate in rates]
     choice = json.loads((summary / "choice.json").read_text())
     assert choice["point"] == min(records, key=lambda point: records[point]["validation_loss"])
     assert [row["point"] for row in table if row["chosen"] == "True"] == [choice["point"]]
     assert (summary / "plots" / "validation_loss_vs_learning_rate.png").is_file()
     comparison = list(csv.DictReader((ci_workflow / "results" / "classification" / "comparison"
-                                      / "metrics.csv").open()))
+                                      / "metrics.csv").read_text().splitlines()))
     row, = (row for row in comparison if row["model"] == scan)
     assert row["description"].endswith(f"scan point {choice['point']}")
     assert "Scans" in (ci_workflow / "results" / "report.html").read_text(errors="replace")
