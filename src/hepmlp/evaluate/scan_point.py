@@ -62,7 +62,8 @@ def evaluate_scan_point(config: dict, model_name: str, model_dir: str | os.PathL
     """Write ``model_dir/point.json`` for the scan point ``model_name`` = ``{scan}/{point}``; return it."""
     from hepmlp.data.store import read_info, read_split
     from hepmlp.evaluate.classifier_metrics import training_metrics
-    from hepmlp.io.model_files import jsonable, load_trained
+    from hepmlp.io.model_files import load_trained
+    from hepmlp.output_values import jsonable
     from hepmlp.scans import expand_scans
 
     scan, _, point = model_name.partition("/")
