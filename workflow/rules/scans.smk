@@ -11,7 +11,7 @@ rule evaluate_scan_point:
     input:
         model=[f"{POINT_DIR}/model.npz", f"{POINT_DIR}/model.json", f"{POINT_DIR}/history.csv"],
         dataset=rules.dataset.output,
-        code=package_code("evaluate", "scans.py", "stages/scan.py"),
+        code=package_code("evaluate", "io", "transforms", "scans.py", "stages/scan.py"),
     output:
         f"{POINT_DIR}/point.json",
     params:

@@ -41,7 +41,7 @@ def validation_record(model, frame, n_classes: int) -> dict:
     if len(frame) == 0:
         raise UserError("the validation split has no events; a scan chooses on the validation loss, so "
                         "give split.validation a share of the events")
-    X = (feature_matrix(frame, list(model.features)) - model.mean) / model.std
+    X = model.transforms.apply(feature_matrix(frame, list(model.features)))  # the network's inputs, as in training
     y = targets(frame["label"].to_numpy(), n_classes)
     loss = model.mlp.loss(X, y, LOSS, frame["training_weight"].to_numpy(dtype=np.float64))
     scores = model.mlp.predict(X)
