@@ -10,18 +10,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
+from test_train_classifier import CONFIG, REPO, TINY_MODEL, write_dataset
 
 from hepmlp.cli import main
 from hepmlp.errors import UserError
 from hepmlp.nn import MLP
-from hepmlp.nn.memory import format_bytes, n_parameters, training_bytes
-
-from test_train_classifier import CONFIG, REPO, TINY_MODEL, write_dataset
 
 HUGE = {**TINY_MODEL, "hidden": [100000, 100000], "optimizer": {"name": "gd", "learning_rate": 0.1}}
 
 
 def test_estimate_by_hand_for_a_small_network():
+    from hepmlp.nn.memory import n_parameters, training_bytes
+
     # layers 3 -> 4 -> 1: P = (3+1)*4 + (4+1)*1 = 21; largest W has 12 values
     parts = training_bytes((3, 4, 1), n_train=10, batch_size=5, optimizer="momentum")
     assert n_parameters((3, 4, 1)) == 21
@@ -35,6 +35,8 @@ def test_estimate_by_hand_for_a_small_network():
 
 
 def test_newton_counts_the_hessian_in_float64():
+    from hepmlp.nn.memory import n_parameters, training_bytes
+
     parts = training_bytes((2, 3, 1), n_train=4, batch_size=None, optimizer="newton", dtype="float32")
     P = n_parameters((2, 3, 1))
     assert parts["Hessian (newton)"] >= 3 * P * P * 8
@@ -45,6 +47,8 @@ def test_newton_counts_the_hessian_in_float64():
 @pytest.mark.parametrize("layers, batch", [((5, 7, 3, 1), 16), ((4, 6, 3), 9)])
 def test_work_buffer_formula_matches_what_the_network_allocates(layers, batch):
     """The z, y, dL/dz and scratch buffers of one batch, counted from the network itself."""
+    from hepmlp.nn.memory import training_bytes
+
     model = MLP(layers[0], hidden=layers[1:-1], n_outputs=layers[-1], output="sigmoid" if layers[-1] == 1 else "softmax")
     X = np.random.default_rng(0).normal(size=(batch, layers[0]))
     y = np.eye(layers[-1])[np.arange(batch) % layers[-1]] if layers[-1] > 1 else np.arange(batch) % 2
@@ -59,6 +63,8 @@ def test_work_buffer_formula_matches_what_the_network_allocates(layers, batch):
 
 
 def test_no_overflow_for_absurd_networks():
+    from hepmlp.nn.memory import format_bytes, training_bytes
+
     parts = training_bytes((8, 100000, 100000, 1), n_train=1000, optimizer="newton", batch_size=None)
     assert parts["Hessian (newton)"] > 10**20   # Python integers, not int64
     assert format_bytes(parts["parameters"]) == "223.5 GiB"

@@ -118,9 +118,10 @@ def assert_friend_scores_align(ROOT, files, scores_path, model, score_branch: st
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """Two chunks of generated hww events, one calorimeter chunk, a model over their branches and its scores."""
+    from conftest import REPO
+
     from hepmlp.generate.calorimeter_files import generate_calorimeter_chunk
     from hepmlp.generate.event_files import generate_events_chunk
-    from conftest import REPO
 
     folder = tmp_path_factory.mktemp("root-judge")
     generate = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["generate"]

@@ -15,9 +15,7 @@ import numpy as np
 import pytest
 import uproot
 import yaml
-
 from conftest import copy_workflow, snakemake
-from hepmlp.failed_logs import failed_job_logs, report_failed_logs, stage_error
 
 TRAIN_MODEL = {
     "hidden": [4],
@@ -83,6 +81,8 @@ def test_memory_refusal_of_training_reaches_the_terminal_with_the_rule_mem_mb(tm
 
 def test_failed_logs_are_found_in_snakemake_log_and_their_errors_shown(tmp_path):
     """The parts, on text as Snakemake 9 writes it (single jobs and group jobs)."""
+    from hepmlp.failed_logs import failed_job_logs, report_failed_logs, stage_error
+
     stage = tmp_path / "stage.log"
     stage.write_text("epoch 1/3 ...\nhepmlp dataset: error: bad (at position 3 of the expression)\n    a +\n      ^\n")
     crash = tmp_path / "crash.log"
