@@ -277,17 +277,21 @@ def test_non_string_expression():
         parse(3)
 
 
-def test_vectorised_speed():
-    """A million events through a typical feature in well under a second."""
-    import time
+def test_vectorised_evaluation_of_a_million_events():
+    """A million events through a typical feature, vectorised, equal to the element-wise formula.
 
+    The speed itself is measured in benchmarks/ (no timed assertion here)."""
     n = 1_000_000
     rng = np.random.default_rng(0)
     counts = rng.integers(0, 4, n)
     pt = ak.unflatten(rng.random(counts.sum()).astype(np.float32), counts)
     eta = ak.unflatten(rng.random(counts.sum()).astype(np.float32), counts)
     expression = parse("sqrt(2*pt[0]*pt[1]*(cosh(eta[0]-eta[1]) - 1)) + sum(pt > 0.5)")
-    start = time.perf_counter()
     result = expression.evaluate({"pt": pt, "eta": eta})
-    assert time.perf_counter() - start < 2.0
     assert result.shape == (n,)
+    # Reference on the events with two or more objects, where every term exists.
+    two = counts >= 2
+    pt0, pt1 = (ak.to_numpy(pt[two][:, i]).astype(np.float64) for i in (0, 1))
+    eta0, eta1 = (ak.to_numpy(eta[two][:, i]).astype(np.float64) for i in (0, 1))
+    expected = np.sqrt(2 * pt0 * pt1 * (np.cosh(eta0 - eta1) - 1)) + ak.to_numpy(ak.sum(pt[two] > 0.5, axis=1))
+    np.testing.assert_allclose(np.asarray(result)[two], expected, rtol=1e-5)
