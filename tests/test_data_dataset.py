@@ -87,6 +87,8 @@ def base_config(folder: Path) -> dict:
                   "weight": "genWeight", "cross_section": 800.0},
     }
     config["reading"] = {"step_size": "1 MB"}
+    # the tests of the three-file split (random, modulo); the default kfold has its own tests (test_data_folds.py)
+    config["split"]["method"] = "random"
     return config
 
 
@@ -124,7 +126,8 @@ def test_default_config_builds_the_dataset(ntuples, tmp_path, capsys):
     assert info["classes"] == ["background", "signal"]
     assert info["luminosity"] == LUMINOSITY
     train = frames["train"]
-    assert list(train.columns) == [*config["features"], "label", "weight", "training_weight", "sample", "event"]
+    assert list(train.columns) == [*config["features"], "label", "weight", "training_weight", "sample", "event",
+                                   "fold"]
     assert train["label"].dtype == np.int64 and train["event"].dtype == np.int64
     rows = all_rows(frames)
     assert set(rows.loc[rows["sample"] == "hww", "label"]) == {1}

@@ -63,9 +63,12 @@ def test_modulo_needs_event_numbers():
         ({"train": 0.7, "validation": 0.3, "test": 0.2}, "must sum to 1"),
         ({"train": 1.2, "validation": -0.1, "test": -0.1}, "split.train: 1.2 must be a number between 0 and 1"),
         ({"train": 0.0, "validation": 0.5, "test": 0.5}, "split.train must be positive"),
-        ({"method": "kfold"}, "split.method: 'kfold' is not allowed; choose one of: random, modulo"),
+        ({"method": "kfolds"}, "split.method: 'kfolds' is not allowed; choose one of: random, modulo, kfold"),
         ({"modulo": 1}, "split.modulo: 1 must be an integer >= 2"),
-        ({"folds": 3}, "unknown key(s) folds under split"),
+        ({"nfolds": 3}, "unknown key(s) nfolds under split"),
+        ({"method": "kfold", "folds": 1}, "config key split.folds: 1 must be an integer >= 2"),
+        ({"method": "kfold", "folds": 2.5}, "config key split.folds: 2.5 must be an integer >= 2"),
+        ({"method": "kfold", "fold_by": ""}, "config key split.fold_by"),
         ({"seed": "one"}, "split.seed"),
     ],
 )
@@ -77,7 +80,8 @@ def test_bad_split_settings(split, message):
 
 def test_split_defaults():
     assert split_settings(None) == {
-        "method": "random", "train": 0.6, "validation": 0.2, "test": 0.2, "seed": 1, "modulo": 3}
+        "method": "random", "train": 0.6, "validation": 0.2, "test": 0.2, "seed": 1, "modulo": 3,
+        "folds": 5, "fold_by": "event"}
 
 
 # --- weights --------------------------------------------------------------------------

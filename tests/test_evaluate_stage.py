@@ -241,7 +241,7 @@ def test_a_failure_leaves_no_partial_outputs(binary_setup, tmp_path, monkeypatch
 
     dataset, (model, _) = binary_setup
     copy = tmp_path / "model"
-    shutil.copytree(model, copy, ignore=shutil.ignore_patterns("metrics.json", "plots"))
+    shutil.copytree(model, copy, ignore=shutil.ignore_patterns("metrics.json", "evaluation.parquet", "plots"))
 
     def broken(*args, **kwargs):
         raise RuntimeError("drawing failed")

@@ -154,7 +154,8 @@ def test_several_models_and_multi_class(tmp_path, chain):
     out = tmp_path / "scores.root"
     apply_models([binary, multi], files, output=out, output_tree="Friends", progress=False)
     scores = read_scores(out, tree="Friends")
-    assert list(scores) == ["event", "score_adam", "score_multi_ww", "score_multi_ttbar", "score_multi_hww"]
+    assert list(scores) == ["event", "fold", "score_adam", "score_multi_ww", "score_multi_ttbar", "score_multi_hww"]
+    assert (scores["fold"] == -1).all()  # no fold models: no fold picked a model
     X = feature_matrix(feature_frame(events), FEATURES)
     expected = load_trained(multi).score(X)
     for index, name in enumerate(["ww", "ttbar", "hww"]):

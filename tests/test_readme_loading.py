@@ -30,21 +30,22 @@ def readme_block(containing: str) -> str:
 
 
 def test_readme_loading_example_reproduces_the_pipeline_auc(ci_workflow, monkeypatch):
+    """The CI run is k-fold: the fold models' example gives the out-of-fold AUC of metrics.json."""
     monkeypatch.chdir(ci_workflow)
     namespace: dict = {}
-    exec(compile(readme_block("load_trained"), "README.md", "exec"), namespace)
-    adam, test, scores = namespace["adam"], namespace["test"], namespace["scores"]
+    exec(compile(readme_block("load_folded"), "README.md", "exec"), namespace)
+    adam, events, scores = namespace["adam"], namespace["events"], namespace["scores"]
     metrics = json.loads((ci_workflow / "results" / "classification" / "adam" / "metrics.json").read_text())
-    is_signal = test["label"].to_numpy() == adam.classes.index("signal")
-    auc = roc_auc(scores, is_signal, test["weight"].to_numpy())
+    is_signal = events["label"].to_numpy() == adam.classes.index("signal")
+    auc = roc_auc(scores, is_signal, events["weight"].to_numpy())
     assert auc == metrics["auc_test"]
-    # The footgun it replaces: the bare network on raw features scores something else.
-    bare = adam.mlp.predict(test[adam.features].to_numpy())
+    # The footgun it replaces: the bare network of one fold on raw features scores something else.
+    bare = adam.models[0].mlp.predict(events[adam.features].to_numpy())
     assert not np.allclose(bare, scores)
 
 
-@pytest.mark.parametrize("target", ["", "model.npz"])
+@pytest.mark.parametrize("target", ["fold_0", "fold_0/model.npz"])
 def test_mlp_load_refuses_the_trained_folder_of_the_pipeline(ci_workflow, target):
     folder = ci_workflow / "results" / "classification" / "adam"
-    with pytest.raises(ValueError, match=r"trained model.*load_trained\(.*adam'\)"):
+    with pytest.raises(ValueError, match=r"trained model.*load_trained\(.*fold_0'\)"):
         MLP.load(folder / target)

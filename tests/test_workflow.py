@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 
@@ -18,7 +19,10 @@ import pytest
 import uproot
 import yaml
 
-from conftest import CI_ARGUMENTS, copy_workflow, snakemake
+from conftest import CI_ARGUMENTS, REPO, copy_workflow, snakemake
+from test_readme_loading import readme_block
+
+from hepmlp.evaluate.metrics import roc_auc
 from hepmlp.io.model_files import load_trained
 
 pytestmark = pytest.mark.slow
@@ -48,18 +52,33 @@ def edit_ci_config(workdir, change):
     return original
 
 
+def ci_folds() -> int:
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    assert config["split"]["method"] == "kfold"
+    return config["split"]["folds"]
+
+
 def test_expected_outputs_exist_with_sane_numbers(ci_workflow):
     config = yaml.safe_load((ci_workflow / "config" / "ci.yaml").read_text())
+    k = ci_folds()
     for model in config["classification"]["models"]:
         folder = ci_workflow / "results" / "classification" / model
-        for name in ("model.npz", "model.json", "history.csv", "metrics.json", "model.onnx"):
+        for fold in range(k):
+            for name in ("model.npz", "model.json", "history.csv"):
+                assert (folder / f"fold_{fold}" / name).is_file(), f"{folder / f'fold_{fold}' / name} missing"
+        for name in ("metrics.json", "evaluation.parquet", "model.onnx"):
             assert (folder / name).is_file(), f"{folder / name} missing"
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["auc_test"] > 0.7, (model, metrics["auc_test"])
+        assert metrics["folds"] == k and len([key for key in metrics if key.startswith("auc_fold_")]) == k
         assert list((folder / "plots").glob("*.png")), f"no figures for {model}"
     assert (ci_workflow / "results" / "classification" / "comparison" / "metrics.csv").is_file()
+    events = pd.read_parquet(ci_workflow / "results" / "dataset" / "events.parquet")
     for sample in config["samples"]:
-        assert (ci_workflow / "results" / "scores" / f"{sample}.root").is_file()
+        with uproot.open(ci_workflow / "results" / "scores" / f"{sample}.root") as handle:
+            tree = handle["Scores"].arrays(["event", "fold"], library="np")
+        np.testing.assert_array_equal(tree["fold"], tree["event"].astype(np.int64) % k)
+        assert set(events.loc[events["sample"] == sample, "event"]) <= set(tree["event"].astype(np.int64))
     regression = json.loads((ci_workflow / "results" / "regression" / "mlp" / "metrics.json").read_text())
     calibration = load_trained(ci_workflow / "results" / "regression" / "mlp")
     test = pd.read_parquet(ci_workflow / "results" / "regression" / "dataset" / "test.parquet")
@@ -116,9 +135,10 @@ def test_changing_one_model_reruns_only_its_chain(ci_workflow):
     finally:
         (ci_workflow / "config" / "ci.yaml").write_text(original)
     trained = {wildcards for rule, wildcards in jobs if rule == "train_classifier"}
-    assert trained == {"model=momentum"}
+    assert trained == {f"model=momentum, fold={fold}" for fold in range(ci_folds())}  # its k fold models only
     rules = {rule for rule, _ in jobs}
     assert {"evaluate_classifier", "export_onnx", "compare_models"} <= rules
+    assert {wildcards for rule, wildcards in jobs if rule == "evaluate_classifier"} == {"model=momentum"}
     assert not rules & {"dataset", "generate_events", "train_regressor", "regression_dataset"}
 
 
@@ -170,7 +190,8 @@ def test_changing_a_feature_reruns_dataset_and_everything_after(ci_workflow):
     assert "dataset" in rules
     points = [f"adam_scan/learning_rate={rate}"
               for rate in config["classification"]["scans"]["adam_scan"]["grid"]["optimizer.learning_rate"]]
-    assert trained == {f"model={model}" for model in [*config["classification"]["models"], *points]}
+    assert trained == {f"model={model}, fold={fold}" for model in [*config["classification"]["models"], *points]
+                       for fold in range(ci_folds())}
     assert {"evaluate_classifier", "compare_models"} <= rules
     assert "generate_events" not in rules and "train_regressor" not in rules
 
@@ -228,6 +249,55 @@ def test_unknown_optimizer_names_the_allowed_values(tmp_path):
     assert "classification.models.gd.optimizer.name" in output
     assert "gd, momentum, nesterov, newton, adam" in output
     shutil.rmtree(workdir)
+
+
+def hanley_mcneil_sigma(auc: float, n_signal: float, n_background: float) -> float:
+    """Standard error of an AUC (Hanley & McNeil 1982), here with Kish's effective sizes."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (auc * (1 - auc) + (n_signal - 1) * (q1 - auc**2) + (n_background - 1) * (q2 - auc**2))
+    return float(np.sqrt(variance / (n_signal * n_background)))
+
+
+def effective_sizes(table: pd.DataFrame) -> tuple[float, float]:
+    sizes = []
+    for label in (1, 0):
+        weights = table.loc[table["label"] == label, "weight"].to_numpy()
+        sizes.append(weights.sum() ** 2 / np.sum(weights**2))
+    return sizes[0], sizes[1]
+
+
+def test_kfold_auc_agrees_with_the_random_split(ci_workflow, tmp_path):
+    """The same model on the CI events, split at random instead of in folds: AUCs agree within errors."""
+    workdir = copy_workflow(tmp_path / "random")
+    (workdir / "data").symlink_to(ci_workflow / "data", target_is_directory=True)
+
+    def change(config):
+        config["split"]["method"] = "random"
+        config["classification"]["models"] = {"adam": config["classification"]["models"]["adam"]}
+        config["classification"]["baselines"] = []
+
+    edit_ci_config(workdir, change)
+    snakemake(workdir, "results/classification/adam/metrics.json", "--cores", "2", *CI_ARGUMENTS)
+    results = {}
+    for name, folder in (("random", workdir), ("kfold", ci_workflow)):
+        model = folder / "results" / "classification" / "adam"
+        table = pd.read_parquet(model / "evaluation.parquet")
+        auc = json.loads((model / "metrics.json").read_text())["auc_test"]
+        results[name] = (auc, hanley_mcneil_sigma(auc, *effective_sizes(table)), len(table))
+    (random_auc, random_sigma, n_random), (kfold_auc, kfold_sigma, n_kfold) = results["random"], results["kfold"]
+    assert n_kfold > 4 * n_random  # k-fold evaluates every event, the random split its 20 % test split
+    # The README's example for a model of a train/validation/test split gives this run's test AUC.
+    namespace: dict = {}
+    previous = os.getcwd()
+    os.chdir(workdir)
+    try:
+        exec(compile(readme_block("load_trained"), "README.md", "exec"), namespace)
+    finally:
+        os.chdir(previous)
+    test = namespace["test"]
+    assert roc_auc(namespace["scores"], test["label"] == 1, test["weight"]) == random_auc
+    assert kfold_sigma < random_sigma
+    assert abs(kfold_auc - random_auc) < 3 * np.hypot(random_sigma, kfold_sigma), results
 
 
 def test_three_class_workflow_on_the_same_events(ci_workflow, tmp_path):

@@ -1,24 +1,30 @@
-# Classification: one training job per model (scan points {scan}/{point}
-# included), its evaluation, the comparison with the baselines and each scan's
-# chosen point, the ONNX export and the per-event score trees.
+# Classification: one training job per model (kfold: per model and fold; scan
+# points {scan}/{point} included), its evaluation, the comparison with the
+# baselines and each scan's chosen point, the ONNX export and the per-event
+# score trees.
 
 MODEL_DIR = "results/classification/{model}"
+# kfold: fold model f lives in results/classification/{model}/fold_{f}/
+TRAINED_DIR = f"{MODEL_DIR}/fold_{{fold}}" if KFOLD else MODEL_DIR
+TRAINED_NAME = "{model}_fold_{fold}" if KFOLD else "{model}"
 
 
 rule train_classifier:
     input:
         dataset=rules.dataset.output,
-        code=package_code("nn", "optim", "io", "transforms", "stages/classify.py"),
+        code=package_code("nn", "optim", "io", "transforms", "data/folds.py", "stages/classify.py"),
     output:
-        model=f"{MODEL_DIR}/model.npz",
-        description=f"{MODEL_DIR}/model.json",
-        history=f"{MODEL_DIR}/history.csv",
+        model=f"{TRAINED_DIR}/model.npz",
+        description=f"{TRAINED_DIR}/model.json",
+        history=f"{TRAINED_DIR}/history.csv",
     params:
         settings=lambda wildcards: as_json(MODEL_ENTRIES[wildcards.model]),
+        fold=lambda wildcards: f"--fold {wildcards.fold}" if KFOLD else "",
+        outdir=lambda wildcards, output: Path(output.model).parent,
     log:
-        "logs/classification/train_{model}.log",
+        f"logs/classification/train_{TRAINED_NAME}.log",
     benchmark:
-        "benchmarks/results/train_classifier_{model}.tsv"
+        f"benchmarks/results/train_classifier_{TRAINED_NAME}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -26,18 +32,18 @@ rule train_classifier:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp train-classifier --config results/config.yaml --model {wildcards.model:q}"
-        " --dataset results/dataset --outdir results/classification/{wildcards.model:q}"
-        " --mem-mb {resources.mem_mb} > {log} 2>&1"
+        "hepmlp train-classifier --config results/config.yaml --model {wildcards.model:q} {params.fold}"
+        " --dataset results/dataset --outdir {params.outdir:q} --mem-mb {resources.mem_mb} > {log} 2>&1"
 
 
 rule evaluate_classifier:
     input:
-        model=rules.train_classifier.output,
+        model=trained_model,
         dataset=rules.dataset.output,
-        code=package_code("evaluate", "io", "transforms", "stages/evaluate.py"),
+        code=package_code("evaluate", "io", "transforms", "data/folds.py", "stages/evaluate.py"),
     output:
         metrics=f"{MODEL_DIR}/metrics.json",
+        table=f"{MODEL_DIR}/evaluation.parquet",
         plots=report(
             directory(f"{MODEL_DIR}/plots"),
             patterns=["{name}.png"],
@@ -65,12 +71,12 @@ rule evaluate_classifier:
 
 rule compare_models:
     input:
-        models=expand(rules.train_classifier.output, model=MODELS),
+        models=trained_models(MODELS),
         metrics=expand(rules.evaluate_classifier.output.metrics, model=MODELS),
         scan_points=expand(rules.train_classifier.output, model=SCAN_POINTS),
         scans=expand("results/scans/{scan}/choice.json", scan=SCANS),
         dataset=rules.dataset.output,
-        code=package_code("evaluate", "io", "transforms", "stages/evaluate.py"),
+        code=package_code("evaluate", "io", "transforms", "data/folds.py", "stages/evaluate.py"),
     output:
         table="results/classification/comparison/metrics.csv",
         markdown=report(
@@ -111,7 +117,7 @@ rule compare_models:
 
 rule export_onnx:
     input:
-        model=rules.train_classifier.output,
+        model=trained_model,
         code=package_code("io", "transforms"),
     output:
         f"{MODEL_DIR}/model.onnx",
@@ -131,7 +137,7 @@ rule export_onnx:
 
 rule apply_scores:
     input:
-        models=expand(rules.train_classifier.output, model=MODELS),
+        models=trained_models(MODELS),
         ntuples=lambda wildcards: sample_files(
             config["samples"][wildcards.sample]["files"], generated_event_files()
         ),
@@ -142,6 +148,8 @@ rule apply_scores:
         model_dirs=" ".join(f"--model {d}" for d in expand(MODEL_DIR, model=MODELS)),
         tree=lambda wildcards: config["samples"][wildcards.sample]["tree"],
         step_size=config["reading"]["step_size"],
+        # a sample that took no part in training gets the mean of the k fold models
+        folds=lambda wildcards: "" if config["samples"][wildcards.sample].get("train", True) else "--folds mean",
     log:
         "logs/scores/{sample}.log",
     benchmark:
@@ -154,4 +162,4 @@ rule apply_scores:
         "../envs/hepmlp.yaml"
     shell:
         "hepmlp apply {params.model_dirs} --input {input.ntuples} --tree {params.tree}"
-        " --step-size {params.step_size:q} --output {output} > {log} 2>&1"
+        " --step-size {params.step_size:q} {params.folds} --output {output} > {log} 2>&1"

@@ -99,8 +99,9 @@ def sample_files(patterns, generated):
 
 def classification_inputs():
     files = []
-    for sample in config["samples"].values():
-        files += [f for f in sample_files(sample["files"], generated_event_files()) if f not in files]
+    for sample in TRAINING_SAMPLES:
+        patterns = config["samples"][sample]["files"]
+        files += [f for f in sample_files(patterns, generated_event_files()) if f not in files]
     return files
 
 
@@ -109,6 +110,22 @@ def regression_inputs():
     for sample in config.get("regression", {"samples": {}})["samples"].values():
         files += sample_files(sample["files"], generated_calorimeter_files())
     return files
+
+
+# --- Trained classifiers ---------------------------------------------------------
+def trained_files(model):
+    """The files of a trained model: its own, or those of its k fold models."""
+    if KFOLD:
+        return expand(rules.train_classifier.output, model=model, fold=FOLDS)
+    return expand(rules.train_classifier.output, model=model)
+
+
+def trained_model(wildcards):
+    return trained_files(wildcards.model)
+
+
+def trained_models(models):
+    return [path for model in models for path in trained_files(model)]
 
 
 # --- Targets --------------------------------------------------------------------
@@ -123,6 +140,12 @@ SCAN_POINTS = [f"{scan}/{point}" for scan, points in SCANS.items() for point in 
 MODEL_ENTRIES = hepmlp.scans.scan_models(config)
 REGRESSION_MODELS = list(config["regression"]["models"]) if "regression" in config else []
 SAMPLES = list(config["samples"])
+# samples with train: false are only scored (results/scores/{sample}.root), never trained on
+TRAINING_SAMPLES = [name for name in SAMPLES if config["samples"][name].get("train", True)]
+
+# k-fold cross-training: one training job per (model, fold)
+KFOLD = config["split"]["method"] == "kfold"
+FOLDS = list(range(config["split"]["folds"])) if KFOLD else []
 
 
 def all_outputs():
@@ -148,3 +171,4 @@ wildcard_constraints:
     sample="[A-Za-z][A-Za-z0-9_-]*",
     process="[A-Za-z][A-Za-z0-9_-]*",
     chunk=r"\d+",
+    fold=r"\d+",

@@ -1,6 +1,8 @@
-# ROOT ntuples -> train/validation/test parquet files with labels and weights.
+# ROOT ntuples -> train/validation/test parquet files with labels and weights
+# (split.method kfold: one events.parquet, every event with its fold).
 
-DATASET_FILES = ["train.parquet", "validation.parquet", "test.parquet", "dataset.json"]
+SPLIT_FILES = ["train.parquet", "validation.parquet", "test.parquet", "dataset.json"]
+DATASET_FILES = ["events.parquet", "dataset.json"] if KFOLD else SPLIT_FILES
 
 
 rule dataset:
@@ -37,7 +39,7 @@ rule regression_dataset:
         ntuples=regression_inputs(),
         code=package_code("data"),
     output:
-        expand("results/regression/dataset/{name}", name=DATASET_FILES),
+        expand("results/regression/dataset/{name}", name=SPLIT_FILES),  # the regression keeps its split
     params:
         settings=as_json(
             {"regression": {k: v for k, v in config.get("regression", {}).items() if k != "models"}}

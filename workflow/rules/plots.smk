@@ -63,9 +63,8 @@ rule plot_inputs:
 rule plot_transformed_inputs:
     input:
         dataset=rules.dataset.output,
-        model=rules.train_classifier.output.model,
-        description=rules.train_classifier.output.description,
-        code=package_code("evaluate", "io", "transforms", "stages/evaluate.py"),
+        model=trained_model,  # kfold: the figures show fold model 0
+        code=package_code("evaluate", "io", "transforms", "data/folds.py", "stages/evaluate.py"),
     output:
         plots=report(
             directory("results/inputs/{model}/plots"),

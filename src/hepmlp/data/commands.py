@@ -43,5 +43,9 @@ def run(args: argparse.Namespace) -> None:
     build = build_classification_dataset if args.task == "classification" else build_regression_dataset
     info = build(config, args.outdir)
     counts = info["split"]["counts"]
-    summary = ", ".join(f"{split} {counts[split]}" for split in ("train", "validation", "test"))
-    print(f"dataset: wrote {args.outdir} ({summary} events)", file=sys.stderr, flush=True)
+    if "per_fold" in counts:
+        summary = f"{counts['events']} events in {len(counts['per_fold'])} folds: " + " / ".join(
+            map(str, counts["per_fold"]))
+    else:
+        summary = ", ".join(f"{split} {counts[split]}" for split in ("train", "validation", "test")) + " events"
+    print(f"dataset: wrote {args.outdir} ({summary})", file=sys.stderr, flush=True)

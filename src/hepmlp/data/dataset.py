@@ -31,7 +31,8 @@ from hepmlp import __version__
 from hepmlp.data import dataset_config
 from hepmlp.data.dataset_config import DatasetSpec
 from hepmlp.data.samples import DataWarning, SampleData, read_sample, read_samples
-from hepmlp.data.split import SPLITS, TRAIN, assign_splits
+from hepmlp.data.folds import NO_FOLD, assign_folds, check_classes_in_folds
+from hepmlp.data.split import SPLITS, TEST, TRAIN, assign_splits, is_kfold
 from hepmlp.data.weights import balance_factors, negative_weight_policy, normalisation
 from hepmlp.data.writing import write_splits
 from hepmlp.errors import UserError
@@ -45,6 +46,8 @@ __all__ = [
     "read_sample",
     "read_samples",
 ]
+
+EVENTS_FILES = ("events",)  # kfold: every event in one file, events.parquet, with its fold
 
 
 def build_classification_dataset(config: dict, outdir: str | os.PathLike) -> dict:
@@ -60,6 +63,12 @@ def build_regression_dataset(config: dict, outdir: str | os.PathLike) -> dict:
 def build_dataset(spec: DatasetSpec, outdir: str | os.PathLike) -> dict:
     """Read every sample of ``spec`` (weighting and splitting each), then balance, standardise and write."""
     samples = read_samples(spec, then=functools.partial(_weigh_and_split, spec))
+    if is_kfold(spec.split):
+        check_classes_in_folds(
+            np.concatenate([chunk["fold"] for sample in samples for chunk in sample.chunks]),
+            np.concatenate([chunk["label"] for sample in samples for chunk in sample.chunks]),
+            int(spec.split["folds"]), spec.classes,
+        )
     factors = _balance(spec, samples)
     mean, std = _standardisation(spec, samples)
     info = _info(spec, samples, factors, mean, std)
@@ -71,6 +80,7 @@ def build_dataset(spec: DatasetSpec, outdir: str | os.PathLike) -> dict:
         extra_columns=["truth", "raw"] if spec.task == "regression" else [],
         label_type="int64" if spec.task == "classification" else "float64",
         info=info,
+        files=EVENTS_FILES if is_kfold(spec.split) else SPLITS,
     )
     return info
 
@@ -100,14 +110,22 @@ def _weigh_and_split(spec: DatasetSpec, sample: SampleData, executor: ThreadPool
     events = sample.column("event") if sample.has_event_branch and spec.split["method"] == "modulo" else None
     codes = assign_splits(spec.split, n_events=sample.n_events, event_numbers=events, stream=name)
     bounds = np.cumsum([0] + [len(chunk["weight"]) for chunk in sample.chunks])
+    kfold = is_kfold(spec.split)
 
     def weigh_and_split_chunk(index: int) -> dict[str, np.ndarray]:
         chunk = sample.chunks[index]
         chunk["split"] = codes[bounds[index] : bounds[index + 1]]
+        if kfold:
+            chunk["fold"] = assign_folds(chunk.pop("fold_by"), int(spec.split["folds"]), where=f"sample {name!r}")
+        else:
+            chunk["fold"] = np.full(len(chunk["split"]), NO_FOLD, dtype=np.int64)
         if norm is not None:
             chunk["weight"] = chunk["weight"] * norm.factor
             chunk["label"] = np.full(len(chunk["split"]), label, dtype=np.int64)
-        training_weight, keep = negative_weight_policy(chunk["weight"], chunk["split"], spec.weights["negative"])
+        # kfold: every event is a test event of one fold model, so the dataset keeps all of them;
+        # the training stage leaves negative weights out of training with drop_in_training.
+        policy_codes = np.full(len(chunk["split"]), TEST, dtype=np.int8) if kfold else chunk["split"]
+        training_weight, keep = negative_weight_policy(chunk["weight"], policy_codes, spec.weights["negative"])
         chunk["training_weight"] = training_weight
         return _order_by_split(chunk, keep)
 
@@ -131,6 +149,9 @@ def _weigh_and_split(spec: DatasetSpec, sample: SampleData, executor: ThreadPool
     }
     for code, split in enumerate(SPLITS):
         sample.info[f"n_{split}"] = int(sum(np.count_nonzero(chunk["split"] == code) for chunk in sample.chunks))
+    if kfold:
+        per_fold = sum(np.bincount(chunk["fold"], minlength=int(spec.split["folds"])) for chunk in sample.chunks)
+        sample.info["n_per_fold"] = [int(count) for count in per_fold]
 
 
 def _order_by_split(chunk: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -188,6 +209,9 @@ def _standardisation(spec: DatasetSpec, samples: list[SampleData]) -> tuple[list
 def _info(spec: DatasetSpec, samples: list[SampleData], factors, mean, std) -> dict:
     """The content of dataset.json."""
     counts = {split: sum(sample.info[f"n_{split}"] for sample in samples) for split in SPLITS}
+    if is_kfold(spec.split):
+        counts = {"events": counts["train"],
+                  "per_fold": [int(sum(s.info["n_per_fold"][f] for s in samples)) for f in range(spec.split["folds"])]}
     info = {
         "task": spec.task,
         "features": list(spec.features),

@@ -12,17 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hepmlp.data.expressions import Expression, parse
+from hepmlp.data.integer_expressions import check_integer_expression
 from hepmlp.data.read_settings import step_size_bytes
-from hepmlp.data.split import split_settings
+from hepmlp.data.split import is_kfold, split_settings
 from hepmlp.data.weights import BALANCE_POLICIES, NEGATIVE_POLICIES, check_policy
 from hepmlp.errors import UserError
 
 TASKS = ("classification", "regression")
-RESERVED_COLUMNS = ("label", "weight", "training_weight", "sample", "event", "truth", "raw")
+RESERVED_COLUMNS = ("label", "weight", "training_weight", "sample", "event", "fold", "truth", "raw")
 WEIGHT_DEFAULTS = {"normalise": True, "balance": "equal", "negative": "keep", "nonfinite": "error"}
 NONFINITE_POLICIES = ("error", "drop")
 REGRESSION_TARGETS = ("ratio", "energy")
-CLASSIFICATION_SAMPLE_KEYS = ("files", "tree", "class", "weight", "selection", "cross_section")
+CLASSIFICATION_SAMPLE_KEYS = ("files", "tree", "class", "weight", "selection", "cross_section", "train")
 REGRESSION_SAMPLE_KEYS = ("files", "tree", "weight", "selection")
 BINARY_CLASSES = ["background", "signal"]
 
@@ -51,6 +52,7 @@ class DatasetSpec:
     truth: Expression | None = None
     raw: Expression | None = None
     target: str | None = None
+    fold_by: Expression | None = None  # split.fold_by, parsed, with method kfold (evaluated in int64)
 
 
 def expression(text, key: str) -> Expression:
@@ -144,6 +146,8 @@ def classification_spec(config: Mapping) -> DatasetSpec:
     if config.get("selection") is not None:
         global_selection = expression(config["selection"], "selection")
     for name, entry in samples_config.items():
+        if isinstance(entry, Mapping) and entry.get("train", True) is False:
+            continue  # scored by hepmlp apply only (the mean of the fold models), never read here
         sample = _sample(name, entry, prefix="", allowed=CLASSIFICATION_SAMPLE_KEYS, default_tree="Events")
         class_name = entry.get("class")
         if not isinstance(class_name, str) or not class_name:
@@ -158,19 +162,37 @@ def classification_spec(config: Mapping) -> DatasetSpec:
             f"only one class ({classes[0]!r}) among the samples ({', '.join(samples_config)}): a classifier "
             "needs at least two; add a sample of another class (e.g. class: background)"
         )
+    if not samples:
+        raise UserError("config key samples: every sample has train: false; the classifier needs training samples")
     luminosity = (config.get("classification") or {}).get("luminosity", 140.0)
     if isinstance(luminosity, bool) or not isinstance(luminosity, (int, float)) or not luminosity > 0:
         raise UserError(f"config key classification.luminosity: {luminosity!r} must be a positive number (fb^-1)")
+    split = split_settings(config.get("split"))
+    fold_by = None
+    if is_kfold(split):
+        fold_by = expression(split["fold_by"], "split.fold_by")
+        check_integer_expression(fold_by, "split.fold_by")
     return DatasetSpec(
         task="classification",
         samples=samples,
         features=_features(config, ""),
         classes=classes,
         weights=_weights(config),
-        split=split_settings(config.get("split")),
+        split=split,
         step_size=_step_size(config),
         luminosity=float(luminosity),
+        fold_by=fold_by,
     )
+
+
+def regression_split(config: Mapping | None) -> dict:
+    """The regression branch's split: ``split`` as given, except that ``kfold`` becomes ``random``.
+
+    The calorimeter calibration keeps one train/validation/test split (the
+    fractions and seed of ``split``); k-fold cross-training is for the classifier.
+    """
+    split = split_settings(config)
+    return {**split, "method": "random"} if is_kfold(split) else split
 
 
 def regression_spec(config: Mapping) -> DatasetSpec:
@@ -194,7 +216,7 @@ def regression_spec(config: Mapping) -> DatasetSpec:
         features=_features(section, "regression."),
         classes=None,
         weights=weights,
-        split=split_settings(config.get("split")),
+        split=regression_split(config.get("split")),
         step_size=_step_size(config),
         truth=expression(section.get("truth", "E_true"), "regression.truth"),
         raw=expression(section.get("raw", "E_raw"), "regression.raw"),

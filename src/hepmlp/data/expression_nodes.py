@@ -178,7 +178,7 @@ class Number(Node):
     that overflows to infinity (``1e400``) is keyed ``1e999``, not ``inf``."""
 
     def __init__(self, value: float, text: str, start: int):
-        self.value, self.start = value, start
+        self.value, self.text, self.start = value, text, start
         self.key = repr(value) if math.isfinite(value) else "1e999"
 
     def compute(self, context: Context) -> Value:
@@ -215,14 +215,14 @@ class _Elementwise(Node):
 
 class Unary(_Elementwise):
     def __init__(self, operator: str, operand: Node, start: int):
-        self.operands, self.start = (operand,), start
+        self.operands, self.start, self.symbol = (operand,), start, operator
         self.function = np.negative if operator == "-" else np.positive
         self.key = f"({operator}{operand.key})"
 
 
 class Operator(_Elementwise):
     def __init__(self, operator: str, left: Node, right: Node, start: int):
-        self.operands, self.start = (left, right), start
+        self.operands, self.start, self.symbol = (left, right), start, operator
         self.function = ARITHMETIC_FUNCTIONS[operator]
         self.key = f"({left.key} {operator} {right.key})"
 

@@ -25,6 +25,7 @@ import numpy as np
 import uproot
 
 from hepmlp.data.expressions import Expression, evaluate_all, parse
+from hepmlp.data.integer_expressions import evaluate_integer
 from hepmlp.data.prefetch import Prefetcher
 from hepmlp.data.read_settings import (  # re-exported: other stages import them from here
     Progress,
@@ -230,6 +231,7 @@ class ExpressionReader:
         allow_empty: bool = False,
         threads: int | None = None,
         prefetch: bool = True,
+        integers: Mapping[str, tuple[Expression, str]] | None = None,
     ):
         self.paths = expand_files(files)
         self.tree = tree
@@ -246,7 +248,11 @@ class ExpressionReader:
         self._evaluated = dict(self.expressions)
         if self.selection is not None:
             self._evaluated[_SELECTION] = self.selection
-        self.branches = sorted(set().union(*(expression.branches for expression in self._evaluated.values())))
+        self.integers = dict(integers or {})
+        self.branches = sorted(set().union(
+            *(expression.branches for expression in self._evaluated.values()),
+            *(expression.branches for expression, _ in self.integers.values()),
+        ))
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         with contextlib.ExitStack() as stack:
@@ -309,6 +315,8 @@ class ExpressionReader:
         if (start, stop) != (0, raw.n_entries):
             arrays = {name: array[start:stop] for name, array in arrays.items()}
         chunk = evaluate_all(self._evaluated, arrays, n_events=stop - start)
+        for name, (expression, key) in self.integers.items():
+            chunk[name] = evaluate_integer(expression, arrays, key=key, n_events=stop - start)
         selected = chunk.pop(_SELECTION) != 0 if _SELECTION in chunk else None
         if self.entry_column is not None:
             first = raw.first_entry + start

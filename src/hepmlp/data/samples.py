@@ -37,6 +37,7 @@ from hepmlp.data.weights import GeneratorInfo, normalisation, read_generator_inf
 from hepmlp.errors import SampleError, UserError
 
 EVENT_BRANCH = "event"
+FOLD_BY_KEY = "split.fold_by"
 
 
 class DataWarning(UserWarning):
@@ -148,7 +149,18 @@ def _prepare(spec: DatasetSpec, sample: SampleSpec) -> tuple[SampleData, Express
     paths = expand_files(sample.files)
     file, tree = open_tree(paths[0], sample.tree)
     with file:
-        has_event = EVENT_BRANCH in set(tree.keys())
+        branches = set(tree.keys())
+    has_event = EVENT_BRANCH in branches
+    integers = {}
+    if spec.fold_by is not None:
+        missing = sorted(spec.fold_by.branches - branches)
+        if missing:
+            raise UserError(
+                f"config key {FOLD_BY_KEY}: {spec.fold_by.text!r} reads branch(es) {', '.join(missing)}, which tree "
+                f"{sample.tree!r} of sample {sample.name!r} ({paths[0]}) lacks; set split.fold_by to an integer "
+                "expression of its branches"
+            )
+        integers["fold_by"] = (spec.fold_by, FOLD_BY_KEY)
     generator = read_generator_info(paths) if spec.task == "classification" else None
     if spec.task == "classification" and spec.weights["normalise"]:
         # fail before reading the events when the cross-section is nowhere to be found
@@ -163,7 +175,8 @@ def _prepare(spec: DatasetSpec, sample: SampleSpec) -> tuple[SampleData, Express
     if spec.task == "regression":
         expressions["truth"], expressions["raw"] = spec.truth, spec.raw
     reader = ExpressionReader(
-        paths, sample.tree, expressions, step_size=spec.step_size, progress=sample.name, entry_column="entry"
+        paths, sample.tree, expressions, step_size=spec.step_size, progress=sample.name, entry_column="entry",
+        integers=integers,
     )
     return SampleData(sample, paths, has_event_branch=has_event, generator=generator), reader
 
@@ -204,6 +217,8 @@ def _select_chunk(spec: DatasetSpec, sample: SampleSpec, data: SampleData, chunk
     columns["weight"] = kept(weight)
     source = chunk["event"] if "event" in chunk else chunk["entry"]
     columns["event"] = kept(source).astype(np.int64)
+    if "fold_by" in chunk:
+        columns["fold_by"] = kept(chunk["fold_by"])
     if spec.task == "regression":
         columns["truth"], columns["raw"] = kept(chunk["truth"]), kept(chunk["raw"])
         with np.errstate(all="ignore"):

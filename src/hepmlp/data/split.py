@@ -13,6 +13,11 @@ sample by sample:
   (event-number parity) even events are the test split and the odd ones are
   shared between train and validation at random, in the ratio
   ``f_train : f_validation``.
+- ``kfold``: no train/validation/test split at all: every event gets a
+  fold ``fold_by mod k`` (``hepmlp.data.folds``), and each of the ``k``
+  fold models takes its training, validation and test events from the
+  folds.  Its split code is ``TRAIN`` for every event (one file,
+  ``events.parquet``).
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from hepmlp.errors import UserError
 
 SPLITS = ("train", "validation", "test")
 TRAIN, VALIDATION, TEST = 0, 1, 2
-METHODS = ("random", "modulo")
-DEFAULTS = {"method": "random", "train": 0.6, "validation": 0.2, "test": 0.2, "seed": 1, "modulo": 3}
+METHODS = ("random", "modulo", "kfold")
+DEFAULTS = {"method": "random", "train": 0.6, "validation": 0.2, "test": 0.2, "seed": 1, "modulo": 3,
+            "folds": 5, "fold_by": "event"}
 TOLERANCE = 1e-6
 ROLES = {
     "validation": "training needs validation events for early stopping and the loss history",
@@ -73,6 +79,10 @@ def split_settings(config: Mapping | None) -> dict:
             )
     if not isinstance(settings["seed"], int) or isinstance(settings["seed"], bool):
         raise UserError(f"config key split.seed: {settings['seed']!r} must be an integer")
+    if isinstance(settings["folds"], bool) or not isinstance(settings["folds"], int) or settings["folds"] < 2:
+        raise UserError(f"config key split.folds: {settings['folds']!r} must be an integer >= 2 (the number of folds k)")
+    if not isinstance(settings["fold_by"], str) or not settings["fold_by"].strip():
+        raise UserError(f"config key split.fold_by: {settings['fold_by']!r} must be an expression such as 'event'")
     return settings
 
 
@@ -80,11 +90,19 @@ def fractions_used(settings: Mapping) -> tuple[str, ...]:
     """The fractions that ``settings`` (a split section) divides events by.
 
     ``random`` uses all three; ``modulo`` with k = 2 shares the odd events
-    between train and validation; ``modulo`` with k > 2 uses none.
+    between train and validation, and so does ``kfold`` with k = 2 for the
+    other fold (``hepmlp.data.folds``); ``modulo`` and ``kfold`` with k > 2
+    use none.
     """
     if settings["method"] == "random":
         return SPLITS
-    return ("train", "validation") if settings["modulo"] == 2 else ()
+    k = settings["folds"] if settings["method"] == "kfold" else settings["modulo"]
+    return ("train", "validation") if k == 2 else ()
+
+
+def is_kfold(settings: Mapping) -> bool:
+    """True for ``split.method: kfold``."""
+    return settings.get("method") == "kfold"
 
 
 def _generator(seed: int, stream: str) -> np.random.Generator:
@@ -126,6 +144,8 @@ def modulo_split(
 def assign_splits(settings: Mapping, *, n_events: int, event_numbers: np.ndarray | None, stream: str) -> np.ndarray:
     """Split codes ``(n_events,)`` for one sample, per ``split_settings(...)``."""
     fractions = (settings["train"], settings["validation"], settings["test"])
+    if settings["method"] == "kfold":
+        return np.full(n_events, TRAIN, dtype=np.int8)
     if settings["method"] == "random":
         return random_split(n_events, fractions, seed=settings["seed"], stream=stream)
     if event_numbers is None:

@@ -2,7 +2,8 @@
 
 Columns, in this order: the features (float64, raw), ``label`` (int64 class
 index, or float64 regression target), ``weight``, ``training_weight``
-(float64), ``sample`` (string), ``event`` (int64), and for regression
+(float64), ``sample`` (string), ``event`` (int64), ``fold`` (int64: the
+k-fold fold, ``-1`` without folds), and for regression
 ``truth`` and ``raw`` (float64).  The parquet tables are zero-copy views of
 the chunks' NumPy arrays (row groups of ``ROW_GROUP_ROWS`` rows), so memory
 never holds a second copy of the dataset, and the three files are encoded in
@@ -60,18 +61,20 @@ def _schema(features: list[str], extra_columns: list[str], label_type: str) -> p
         "training_weight": pa.float64(),
         "sample": pa.dictionary(pa.int32(), pa.string()),
         "event": pa.int64(),
+        "fold": pa.int64(),
     }
     types |= {name: pa.float64() for name in extra_columns}
     return pa.schema([pa.field(name, type, nullable=False) for name, type in types.items()])
 
 
-def _tables(schema: pa.Schema, names: pa.Array, sample: int, chunk: dict[str, np.ndarray]) -> list[pa.Table]:
-    """One table per split; the chunk's rows are already ordered by split code.
+def _tables(schema: pa.Schema, names: pa.Array, sample: int, chunk: dict[str, np.ndarray],
+            n_files: int) -> list[pa.Table]:
+    """One table per file (split code); the chunk's rows are already ordered by split code.
 
     ``names`` holds every sample name; ``sample`` is the index of this chunk's.
     """
     codes = chunk["split"]
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(SPLITS)))])
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_files))])
     indices = pa.array(np.full(len(codes), sample, dtype=np.int32))
     columns = {
         field.name: pa.DictionaryArray.from_arrays(indices, names)
@@ -93,25 +96,28 @@ def write_splits(
     extra_columns: list[str],
     label_type: str,
     info: dict,
+    files: tuple[str, ...] = SPLITS,
 ) -> None:
-    """Write ``outdir/{train,validation,test}.parquet`` and ``outdir/dataset.json``.
+    """Write ``outdir/<file>.parquet`` for each of ``files`` and ``outdir/dataset.json``.
 
     ``samples`` holds ``(name, chunks)``; each chunk maps column names to
     arrays of equal length, including ``split`` (0 train, 1 validation,
-    2 test), with the rows ordered by ``split``.  Nothing appears in ``outdir`` unless everything was written.
+    2 test: the index into ``files``), with the rows ordered by ``split``.
+    ``files`` is ``(train, validation, test)``, or ``(events,)`` for a kfold
+    dataset.  Nothing appears in ``outdir`` unless everything was written.
     """
     schema = _schema(features, extra_columns, label_type)
-    paths = [outdir / f"{split}.parquet" for split in SPLITS] + [outdir / INFO_FILE]
-    per_split: list[list[pa.Table]] = [[] for _ in SPLITS]
+    paths = [outdir / f"{name}.parquet" for name in files] + [outdir / INFO_FILE]
+    per_split: list[list[pa.Table]] = [[] for _ in files]
     names = pa.array([name for name, _ in samples], pa.string())
     for index, (_, chunks) in enumerate(samples):
         for chunk in chunks:
-            for tables, table in zip(per_split, _tables(schema, names, index, chunk)):
+            for tables, table in zip(per_split, _tables(schema, names, index, chunk, len(files))):
                 if table.num_rows:
                     tables.append(table)
     with atomic_outputs(*paths) as temporaries:
         # Arrow encodes without the GIL: the three files are written in parallel.
-        with ThreadPoolExecutor(max_workers=len(SPLITS)) as pool:
+        with ThreadPoolExecutor(max_workers=len(files)) as pool:
             futures = [
                 pool.submit(_write_parquet, path, schema, tables)
                 for path, tables in zip(temporaries, per_split)

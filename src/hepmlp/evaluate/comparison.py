@@ -16,13 +16,15 @@ Each scan's chosen point (``choice.json`` of ``summarise-scan``: the lowest
 validation loss) joins as a hepmlp model named after its scan.
 
 The baselines (``classification.baselines`` in the config) are trained here
-on the same standardised train split with the same training weights; the
+on the same standardised train split with the same training weights (kfold:
+k times, on each fold model's training and validation events); the
 scikit-learn MLP copies the hidden layers and activation of the best hepmlp
 model (highest test AUC; mean one-vs-rest AUC for multi-class).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -32,19 +34,15 @@ import numpy as np
 import pandas as pd
 
 from hepmlp.choices import check_choice
-from hepmlp.data.store import feature_matrix, read_info, standardise
+from hepmlp.data.folds import fold_training_sets
+from hepmlp.data.store import feature_matrix, is_kfold_dataset, read_events, read_info, standardise
 from hepmlp.errors import UserError
 from hepmlp.evaluate.baselines import BASELINES, TrainingData, train_baseline
 from hepmlp.evaluate.classifier_metrics import mean_auc
-from hepmlp.evaluate.classifier_report import (
-    check_classes_present,
-    check_model_against_dataset,
-    compute_metrics,
-    plot_settings,
-    read_frames,
-    score_frames,
-    score_metrics,
-)
+from hepmlp.evaluate.classifier_report import plot_settings
+from hepmlp.evaluate.evaluation import Evaluation, evaluate_model, fold_evaluation, split_evaluation
+from hepmlp.evaluate.evaluation_metrics import evaluation_metrics
+from hepmlp.evaluate.scoring import read_frames
 from hepmlp.evaluate.history_plots import plot_loss_comparison
 from hepmlp.evaluate.roc_plots import plot_rejection, plot_roc, plot_roc_panels
 from hepmlp.output_values import jsonable
@@ -52,7 +50,8 @@ from hepmlp.outputs import atomic_outputs
 
 TRAINING_WEIGHT_COLUMN = "training_weight"
 PLOT_STEMS = ("roc", "roc_rejection", "loss_per_epoch", "loss_per_second")
-MARKDOWN_COLUMNS = ("model", "kind", "auc_test", "auc_train", "auc_test_macro", "accuracy_test",
+MARKDOWN_COLUMNS = ("model", "kind", "auc_test", "auc_folds_mean", "auc_folds_std", "auc_train", "auc_test_macro",
+                    "accuracy_test",
                     "eff_signal_at_bkg_1pct", "eff_signal_at_bkg_10pct", "eff_signal_at_bkg_30pct",
                     "ks_pvalue_signal", "ks_pvalue_background", "max_significance", "epochs",
                     "train_seconds", "n_params")
@@ -67,8 +66,8 @@ def _training_data(frame: pd.DataFrame, info: dict) -> TrainingData:
                         frame[TRAINING_WEIGHT_COLUMN].to_numpy(dtype=np.float64))
 
 
-def _standardised_scorer(score, info: dict):
-    mean, std = info["standardisation"]["mean"], info["standardisation"]["std"]
+def _standardised_scorer(score, standardisation: dict):
+    mean, std = standardisation["mean"], standardisation["std"]
     return lambda X_raw: score(standardise(X_raw, mean, std))
 
 
@@ -103,14 +102,15 @@ def best_model_summary(table: pd.DataFrame, ranking_column: str) -> str:
 
 
 def _comparison_figures(plots: Path, classes: list[str], curves: dict, baselines: set[str], histories: dict,
-                        formats) -> None:
+                        formats, *, where: str = "test set") -> None:
     if len(classes) == 2:
         test_curves = {name: details.roc_test[""] for name, details in curves.items()}
-        plot_roc(test_curves, plots / "roc", dashed=baselines, title="test set (baselines dashed)", formats=formats)
-        plot_rejection(test_curves, plots / "roc_rejection", dashed=baselines, title="test set (baselines dashed)",
+        plot_roc(test_curves, plots / "roc", dashed=baselines, title=f"{where} (baselines dashed)", formats=formats)
+        plot_rejection(test_curves, plots / "roc_rejection", dashed=baselines, title=f"{where} (baselines dashed)",
                        formats=formats)
     else:
-        panels = {f"{cls} vs rest (test)": {name: d.roc_test[cls] for name, d in curves.items()} for cls in classes}
+        panels = {f"{cls} vs rest ({where})": {name: d.roc_test[cls] for name, d in curves.items()}
+                  for cls in classes}
         plot_roc_panels(panels, plots / "roc", dashed=baselines, formats=formats)
         plot_roc_panels(panels, plots / "roc_rejection", kind="rejection", dashed=baselines, formats=formats)
     plot_loss_comparison(histories, plots / "loss_per_epoch", against="epoch", loss_label="Cross-entropy loss",
@@ -121,8 +121,6 @@ def _comparison_figures(plots: Path, classes: list[str], curves: dict, baselines
 
 def scan_choices(choice_files: Sequence[str | os.PathLike]) -> list[tuple[str, Path, str]]:
     """``(scan name, model folder, point)`` of each ``choice.json`` written by ``summarise-scan``."""
-    import json
-
     choices = []
     for path in map(Path, choice_files):
         try:
@@ -133,72 +131,108 @@ def scan_choices(choice_files: Sequence[str | os.PathLike]) -> list[tuple[str, P
     return choices
 
 
+def _baseline_evaluation(name: str, info: dict, frames: dict | None, events: pd.DataFrame | None, *,
+                         hidden, activation: str, seed: int) -> tuple[Evaluation, list]:
+    """A baseline trained like the hepmlp models: on the train split, or once per fold on the same folds."""
+    classes = list(info["classes"])
+    n_outputs = 1 if len(classes) == 2 else len(classes)
+    if events is None:
+        train_data, validation_data = _training_data(frames["train"], info), _training_data(frames["validation"], info)
+        result = train_baseline(name, train_data, validation_data, hidden=hidden, activation=activation, seed=seed)
+        scorer = _standardised_scorer(result.score, info["standardisation"])
+        return split_evaluation(name, info, frames, scorer, n_outputs=n_outputs), [result]
+    results, scorers = [], []
+    for fold in range(int(info["split"]["folds"])):
+        train, validation, standardisation = fold_training_sets(events, info, fold)
+        fold_info = {**info, "standardisation": standardisation}
+        result = train_baseline(name, _training_data(train, fold_info), _training_data(validation, fold_info),
+                                hidden=hidden, activation=activation, seed=seed)
+        results.append(result)
+        scorers.append(_standardised_scorer(result.score, standardisation))
+    return fold_evaluation(name, info, events, scorers), results
+
+
 def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Sequence[str | os.PathLike],
                    outdir: str | os.PathLike, *, scans: Sequence[str | os.PathLike] = (),
                    progress: bool = True) -> pd.DataFrame:
     """Evaluate ``model_dirs``, each scan's chosen point (``scans``: ``choice.json`` files) and the
-    configured baselines; write the comparison into ``outdir``."""
-    from hepmlp.io.model_files import load_trained
+    configured baselines; write the comparison into ``outdir``.
 
+    With a kfold dataset every classifier is evaluated on every event's
+    out-of-fold score, and each baseline is trained k times, on the folds of
+    the hepmlp models.
+    """
     if not model_dirs and not scans:
         raise UserError("compare-models needs at least one --models folder")
     dataset_dir, outdir = Path(dataset_dir), Path(outdir)
     info = read_info(dataset_dir)
     classes = list(info["classes"])
-    frames = read_frames(dataset_dir)
+    kfold = is_kfold_dataset(info)
+    frames = None if kfold else read_frames(dataset_dir)
+    events = read_events(dataset_dir, info) if kfold else None
     rows, curves, histories, architectures = [], {}, {}, {}
     named = [(None, Path(model_dir), None) for model_dir in model_dirs] + scan_choices(scans)
     for name, model_dir, point in named:
-        model = load_trained(model_dir)
-        name = name or model.name
-        check_model_against_dataset(model, info, model_dir, dataset_dir)
-        scored = score_frames(model.score, model.features, frames, n_outputs=model.n_outputs)
-        check_classes_present(scored, len(classes), dataset_dir)
-        values, details = compute_metrics(model, info, frames, scored)
-        optimizer = (model.metadata.get("model_config") or {}).get("optimizer") or {}
-        architecture = model.mlp.architecture()
+        evaluation = evaluate_model(model_dir, dataset_dir)
+        name = name or evaluation.name
+        values, details = evaluation_metrics(evaluation)
+        metadata = _first_metadata(model_dir)
+        optimizer = (metadata.get("model_config") or {}).get("optimizer") or {}
+        architecture = metadata["architecture"]
         description = (f"hepmlp {optimizer.get('name', '?')}, hidden {tuple(architecture['hidden'])} "
                        f"{architecture['activation']}" + (f"; scan point {point}" if point else ""))
         rows.append({"model": name, "kind": "hepmlp", "description": description, **values})
-        curves[name], histories[name] = details, model.history
-        training = (model.metadata.get("model_config") or {}).get("training") or {}
+        curves[name] = details
+        for label, history in evaluation.histories.items():
+            histories[name if not label else f"{name} {label}"] = history
+        training = (metadata.get("model_config") or {}).get("training") or {}
         architectures[name] = (architecture["hidden"], architecture["activation"], int(training.get("seed", 0)))
         if progress:
-            print(f"compare-models: {name}: test AUC {mean_auc(values, classes):.4f}", file=sys.stderr)
+            print(f"compare-models: {name}: AUC {mean_auc(values, classes):.4f}", file=sys.stderr)
     best = max(rows, key=lambda row: mean_auc(row, classes))["model"]
     hidden, activation, seed = architectures[best]
-    train_data, validation_data = _training_data(frames["train"], info), _training_data(frames["validation"], info)
     baselines = list((config.get("classification") or {}).get("baselines", BASELINES))
     for name in baselines:
         check_choice("baseline", name, BASELINES, where="classification.baselines", error=UserError)
-        result = train_baseline(name, train_data, validation_data, hidden=hidden, activation=activation, seed=seed)
-        scored = score_frames(_standardised_scorer(result.score, info), info["features"], frames,
-                              n_outputs=1 if len(classes) == 2 else len(classes))
-        values, details = score_metrics(classes, frames, scored, info)
-        values.update({"epochs": result.epochs, "train_seconds": result.seconds,
-                       "final_train_loss": result.final_train_loss, "final_validation_loss": None,
-                       "n_params": result.n_params})
-        rows.append({"model": name, "kind": "baseline", "description": result.description, **values})
+        evaluation, results = _baseline_evaluation(name, info, frames, events, hidden=hidden,
+                                                   activation=activation, seed=seed)
+        values, details = evaluation_metrics(evaluation, training=False)
+        losses = [result.final_train_loss for result in results if result.final_train_loss is not None]
+        values.update({"epochs": int(sum(result.epochs for result in results)),
+                       "train_seconds": float(sum(result.seconds for result in results)),
+                       "final_train_loss": float(np.mean(losses)) if losses else None,
+                       "final_validation_loss": None, "n_params": results[0].n_params})
+        rows.append({"model": name, "kind": "baseline", "description": results[0].description, **values})
         curves[name] = details
         if progress:
-            print(f"compare-models: baseline {name}: test AUC {mean_auc(values, classes):.4f} "
-                  f"({result.seconds:.1f} s, {result.epochs} iterations)", file=sys.stderr)
+            print(f"compare-models: baseline {name}: AUC {mean_auc(values, classes):.4f} "
+                  f"({values['train_seconds']:.1f} s, {values['epochs']} iterations, {len(results)} fits)",
+                  file=sys.stderr)
     table = pd.DataFrame([jsonable(row) for row in rows])
-    for column in ("epochs", "best_epoch", "n_params"):
+    for column in ("epochs", "best_epoch", "n_params", "folds"):
         if column in table.columns:
             table[column] = table[column].astype("Int64")
     ranking_column = "auc_test" if len(classes) == 2 else "auc_test_macro"
     formats, _ = plot_settings(config)
+    where = "every event, out-of-fold" if kfold else "test set"
     paths = (outdir / "metrics.csv", outdir / "metrics.md", outdir / "plots")
     with atomic_outputs(*paths) as (csv_tmp, markdown_tmp, plots_tmp):
         table.to_csv(csv_tmp, index=False)
         markdown_tmp.write_text(
-            "# Classifier comparison (test set)\n\n" + markdown_table(table, MARKDOWN_COLUMNS)
+            f"# Classifier comparison ({where})\n\n" + markdown_table(table, MARKDOWN_COLUMNS)
             + "\n" + best_model_summary(table, ranking_column) + "\n"
         )
         plots_tmp.mkdir()
         baseline_names = {row["model"] for row in rows if row["kind"] == "baseline"}
-        _comparison_figures(plots_tmp, classes, curves, baseline_names, histories, formats)
+        _comparison_figures(plots_tmp, classes, curves, baseline_names, histories, formats, where=where)
     if progress:
         print("compare-models: " + best_model_summary(table, ranking_column), file=sys.stderr)
     return table
+
+
+def _first_metadata(model_dir: Path) -> dict:
+    """``model.json`` of the model folder, or of its fold 0."""
+    from hepmlp.io.fold_models import fold_dir, is_folded
+
+    path = (fold_dir(model_dir, 0) if is_folded(model_dir) else model_dir) / "model.json"
+    return json.loads(path.read_text())

@@ -3,7 +3,7 @@
 Writes, all-or-nothing, ``OUTDIR/plots/input_features.<format>`` (each
 feature's distribution per class, normalised, with the physical event
 weights) and ``OUTDIR/plots/correlations.<format>`` (the weighted correlation
-matrix per class), from the training split.  They depend on the dataset only,
+matrix per class), from the training split (every event of a kfold dataset).  They depend on the dataset only,
 so they are drawn once, not per model.
 
 With ``--model DIR`` (``plot_transformed_inputs``), the figures of one
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hepmlp.data.store import feature_matrix, read_info, read_split
+from hepmlp.data.folds import fold_training_sets
+from hepmlp.data.store import feature_matrix, read_events, read_info
 from hepmlp.errors import UserError
 from hepmlp.evaluate import metrics
 from hepmlp.evaluate.classifier_report import WEIGHT_COLUMN, plot_settings
@@ -40,7 +41,8 @@ def plot_inputs(config: dict, dataset_dir: str | os.PathLike, outdir: str | os.P
             "plot-inputs draws the classification dataset (e.g. --dataset results/dataset)"
         )
     features = list(info["features"])
-    train = read_split(dataset_dir, "train")
+    events = read_events(dataset_dir, info)
+    train = events[events["split"].to_numpy() == 0]  # the training split; a kfold dataset: every event
     X = feature_matrix(train, features)
     labels = train["label"].to_numpy()
     weights = train[WEIGHT_COLUMN].to_numpy()
@@ -74,25 +76,34 @@ def plot_transformed_inputs(config: dict, dataset_dir: str | os.PathLike, model_
                             outdir: str | os.PathLike, *, progress: bool = True) -> Path:
     """A model's inputs after its transforms, from the training split, into ``outdir/plots``.
 
+    For the k fold models of a kfold classifier: fold model 0 and its own
+    training events (each fold model fits its transforms on its own).
+
     ``transformed_inputs.<format>``: each transformed input per class
     (physical weights, normalised), what the network sees;
     ``correlations_transformed.<format>``: per class, the correlation matrix
     of the raw features next to that of the transformed inputs.
     """
+    from hepmlp.io.fold_models import fold_dir, is_folded
     from hepmlp.io.model_files import load_trained
 
     dataset_dir, outdir = Path(dataset_dir), Path(outdir)
-    model = load_trained(model_dir)
+    folded = is_folded(model_dir)
+    model = load_trained(fold_dir(model_dir, 0) if folded else model_dir)
     info = read_info(dataset_dir)
     if list(info.get("features") or []) != model.features:
         raise UserError(f"{model_dir} was trained on features {', '.join(model.features)}, but {dataset_dir} "
                         f"holds {', '.join(info.get('features') or [])}; pass the model's own dataset")
-    train = read_split(dataset_dir, "train")
+    if folded:
+        train, _, _ = fold_training_sets(read_events(dataset_dir, info), info, 0)
+    else:
+        train = read_events(dataset_dir, info).query("split == 0")
     X = feature_matrix(train, model.features)
     Y = model.transforms.apply(X)
     labels = train["label"].to_numpy()
     weights = train[WEIGHT_COLUMN].to_numpy()
     chain = ", ".join(model.transforms.names)
+    name = f"{Path(model_dir).resolve().name} fold 0" if folded else model.name
     names = transformed_names(model.features, model.transforms.names)
     by_class = {name: (Y[labels == index], weights[labels == index]) for index, name in enumerate(model.classes)}
     formats, bins_count = plot_settings(config)
@@ -108,10 +119,10 @@ def plot_transformed_inputs(config: dict, dataset_dir: str | os.PathLike, model_
         plots.mkdir(parents=True)
         plot_feature_distributions(names, by_class, plots / "transformed_inputs", n_bins=bins_count,
                                    formats=formats, axis_labels=names,
-                                   title=f"{model.name}: the network's inputs T(x) after {chain} (training split)")
+                                   title=f"{name}: the network's inputs T(x) after {chain} (training split)")
         plot_correlation_matrices(model.features, matrices, plots / "correlations_transformed", formats=formats,
                                   tick_labels=ticks, title="{}", max_columns=2)
     if progress:
-        print(f"plot-inputs: {model.name} inputs after {chain}, {len(X)} training events -> {outdir / 'plots'}",
+        print(f"plot-inputs: {name} inputs after {chain}, {len(X)} training events -> {outdir / 'plots'}",
               file=sys.stderr)
     return outdir / "plots"

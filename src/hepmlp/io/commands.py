@@ -38,6 +38,7 @@ def run_apply(args: argparse.Namespace) -> None:
         output_tree=args.output_tree,
         copy_branches=args.copy_branches,
         step_size=_step_size(args),
+        folds=args.folds,
         progress=True,
     )
 
@@ -56,7 +57,8 @@ def register(subparsers) -> None:
         description=(
             "Evaluate each model's own feature expressions on every entry of the input chain and "
             "write a TTree, entry-aligned with the input (usable as a ROOT friend tree), holding "
-            "'event' and score_<model> (score_<model>_<class> for multi-class)."
+            "'event', 'fold' (the fold whose model scored the entry, -1 for none or the mean) and "
+            "score_<model> (score_<model>_<class> for multi-class)."
         ),
     )
     apply.add_argument("--model", action="append", required=True, metavar="DIR",
@@ -72,6 +74,10 @@ def register(subparsers) -> None:
     apply.add_argument("--step-size", default=None,
                        help=f"bytes read per chunk ('50 MB', '200 kB'); default "
                             f"reading.step_size from --config, else {DEFAULT_STEP_SIZE}")
+    apply.add_argument("--folds", choices=("rule", "mean"), default="rule",
+                       help="k-fold models: 'rule' (default) scores each entry with the fold model of its fold "
+                            "(split.fold_by mod k), which never trained on it; 'mean' takes the mean of the k "
+                            "fold models, for events that took no part in training (collision data)")
     apply.add_argument("--config", default=None, help="analyst config (only reading.step_size is used)")
     apply.set_defaults(func=run_apply)
 

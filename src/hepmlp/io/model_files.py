@@ -109,6 +109,7 @@ def dataset_standardisation(info: dict) -> FittedChain:
 def save_trained(
     folder: str | os.PathLike, mlp: MLP, *, info: dict, model_config: dict, loss: str, history: Any,
     transforms: FittedChain | None = None,
+    fold: dict | None = None,
 ) -> None:
     """Write ``model.npz``, ``model.json`` and ``history.csv`` of a trained model to ``folder``.
 
@@ -117,6 +118,8 @@ def save_trained(
     was trained with; ``history`` the ``History`` returned by training;
     ``transforms`` the fitted input chain the network was trained behind
     (default: the dataset's standardisation).
+    ``fold`` (k-fold models) ``{"index", "folds", "fold_by", "validation_fold"}``,
+    stored as ``model.json``'s ``fold``.
     """
     folder = Path(folder)
     features = list(info["features"])
@@ -146,6 +149,9 @@ def save_trained(
             ),
         }
     )
+    if fold is not None:
+        metadata["name"] = folder.resolve().parent.name
+        metadata["fold"] = jsonable(fold)
     npz_path, json_path = model_paths(folder)
     with atomic_outputs(npz_path, json_path, folder / HISTORY_FILE) as (npz_tmp, json_tmp, csv_tmp):
         write_arrays(npz_tmp, arrays)

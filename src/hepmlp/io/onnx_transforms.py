@@ -126,8 +126,11 @@ def _step(graph: _Graph, x: str, step: FittedTransform) -> str:
     raise ValueError(f"no ONNX export for transform {step.name!r}")
 
 
-def transform_nodes(chain: FittedChain, x: str, nodes: list, initializers: list) -> str:
-    """Append the chain's nodes and initializers; return the name of the transformed ``[N, d]`` tensor."""
+def transform_nodes(chain: FittedChain, x: str, nodes: list, initializers: list, prefix: str = "") -> str:
+    """Append the chain's nodes and initializers; return the name of the transformed ``[N, d]`` tensor.
+
+    ``prefix`` starts every name (several networks in one graph: ``fold0_``, ...).
+    """
     for index, step in enumerate(chain.steps):
-        x = _step(_Graph(f"transform{index}_{step.name}_", nodes, initializers), x, step)
+        x = _step(_Graph(f"{prefix}transform{index}_{step.name}_", nodes, initializers), x, step)
     return x

@@ -8,6 +8,11 @@ events and appends them to a TTree with
   entry number in the chain when the input has no ``event`` branch;
 - ``score_<model>`` (one output) or ``score_<model>_<class>`` (softmax),
   one float per entry;
+- ``fold`` (int64): the fold of the entry, ``split.fold_by mod k``, whose
+  fold model gave the scores of the k-fold models (``hepmlp.io.fold_models``:
+  that model never trained on the event); ``-1`` where no fold model was
+  picked: with ``folds="mean"`` (events that took no part in training get
+  the mean of the k fold models) or when no model has folds;
 - the input branches named in ``copy_branches``, unchanged (jagged branches
   get their own counter ``n<branch>``).
 
@@ -30,16 +35,20 @@ import uproot
 
 from hepmlp.data.reading import iterate_tree
 from hepmlp.errors import UserError
-from hepmlp.io.model_files import TrainedModel, load_trained
+from hepmlp.io.fold_models import FoldedModel, load_classifier
+from hepmlp.io.model_files import TrainedModel
 from hepmlp.output_values import safe_name
 from hepmlp.outputs import atomic_outputs
 
 DEFAULT_TREE = "Events"
 DEFAULT_OUTPUT_TREE = "Scores"
 EVENT_BRANCH = "event"
+FOLD_BRANCH = "fold"
+FOLD_MODES = ("rule", "mean")
+_FOLD_BY = "__fold_by"
 
 
-def score_branches(model: TrainedModel, name: str | None = None) -> list[str]:
+def score_branches(model: TrainedModel | FoldedModel, name: str | None = None) -> list[str]:
     """``["score_<name>"]`` for one output, ``["score_<name>_<class>", ...]`` for softmax."""
     stem = f"score_{safe_name(name or model.name)}"
     if model.n_outputs == 1:
@@ -125,8 +134,8 @@ def _branch_type(column):
     return column.dtype if isinstance(column, np.ndarray) else column.type.content
 
 
-def _models_with_names(model_dirs: Sequence[str | os.PathLike]) -> list[tuple[str, TrainedModel]]:
-    models = [load_trained(folder) for folder in model_dirs]
+def _models_with_names(model_dirs: Sequence[str | os.PathLike]) -> list[tuple[str, TrainedModel | FoldedModel]]:
+    models = [load_classifier(folder) for folder in model_dirs]
     names = [model.name for model in models]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -134,7 +143,30 @@ def _models_with_names(model_dirs: Sequence[str | os.PathLike]) -> list[tuple[st
     return list(zip(names, models))
 
 
-def _feature_plan(models: list[tuple[str, TrainedModel]]) -> tuple[dict[str, str], list[list[str]]]:
+def _fold_rule(models: list[tuple[str, TrainedModel | FoldedModel]]) -> tuple[int, str] | None:
+    """``(k, fold_by)`` shared by the k-fold models, None without any; ``UserError`` when they differ."""
+    rules = {(model.k, model.fold_by) for _, model in models if isinstance(model, FoldedModel)}
+    if len(rules) > 1:
+        listed = "; ".join(f"{k} folds by {fold_by!r}" for k, fold_by in sorted(rules))
+        raise UserError(f"the --model folders use different fold rules ({listed}); apply them in separate runs")
+    return next(iter(rules), None)
+
+
+def _check_fold_by_branches(files: list[str], tree: str, fold_by) -> None:
+    from hepmlp.data.reading import open_tree
+
+    handle, ttree = open_tree(files[0], tree)
+    with handle:
+        missing = sorted(fold_by.branches - set(ttree.keys()))
+    if missing:
+        raise UserError(
+            f"the fold models pick each event's model by split.fold_by {fold_by.text!r}, but tree {tree!r} in "
+            f"{files[0]} has no branch {', '.join(missing)}; for events that took no part in training use "
+            "--folds mean"
+        )
+
+
+def _feature_plan(models: list[tuple[str, TrainedModel | FoldedModel]]) -> tuple[dict[str, str], list[list[str]]]:
     """One expression per distinct text, shared by the models that use it, and each model's columns."""
     key_of_text: dict[str, str] = {}
     for _, model in models:
@@ -154,23 +186,32 @@ def apply_models(
     output_tree: str = DEFAULT_OUTPUT_TREE,
     copy_branches: Sequence[str] = (),
     step_size: str | int = "50 MB",
+    folds: str = "rule",
     progress: bool = True,
 ) -> int:
     """Score every entry of ``tree`` in ``inputs`` with each model; write ``output``.
 
     ``inputs``: paths or globs, read as one chain in the order given;
-    ``step_size``: bytes per chunk (``"50 MB"``; an integer counts bytes).
+    ``step_size``: bytes per chunk (``"50 MB"``; an integer counts bytes);
+    ``folds`` (k-fold models): ``"rule"`` scores each entry with the fold
+    model of its fold, ``"mean"`` with the mean of the k fold models (for
+    events that took no part in training).
     Returns the number of entries written (= entries in the chain).
     """
+    from hepmlp.data.expressions import parse
+    from hepmlp.data.folds import NO_FOLD, assign_folds
     from hepmlp.data.reading import ExpressionReader, TreeNotFound, expand_files, step_size_bytes
 
+    if folds not in FOLD_MODES:
+        raise UserError(f"--folds {folds!r} is not allowed; choose one of: {', '.join(FOLD_MODES)}")
     models = _models_with_names(model_dirs)
+    rule = _fold_rule(models) if folds == "rule" else None
     files = expand_files([os.fspath(path) for path in inputs])
     step_size = step_size_bytes(step_size)
     expressions, model_columns = _feature_plan(models)
     score_names = [score_branches(model, name) for name, model in models]
     flat_scores = [branch for names in score_names for branch in names]
-    copies = [branch for branch in dict.fromkeys(copy_branches) if branch != EVENT_BRANCH]
+    copies = [branch for branch in dict.fromkeys(copy_branches) if branch not in (EVENT_BRANCH, FOLD_BRANCH)]
     clashes = [branch for branch in copies if branch in flat_scores]
     if clashes:
         raise UserError(f"--copy-branches {', '.join(clashes)} would overwrite score branches; drop them")
@@ -181,9 +222,14 @@ def apply_models(
         has_event, raw_branches = _raw_branches(files, tree, copies)
     except TreeNotFound as error:
         raise UserError(f"{error.problem}; pass the input tree's name with --tree") from None
+    integers = {}
+    if rule is not None:
+        fold_by = parse(rule[1])
+        _check_fold_by_branches(files, tree, fold_by)
+        integers[_FOLD_BY] = (fold_by, "split.fold_by")
 
     reader = ExpressionReader(files, tree, expressions, step_size=step_size, progress="apply" if progress else None,
-                              entry_column=None if has_event else EVENT_BRANCH, allow_empty=True)
+                              entry_column=None if has_event else EVENT_BRANCH, allow_empty=True, integers=integers)
     raw_rows = _RowQueue(_raw_stream(files, tree, raw_branches, step_size)) if raw_branches else None
     started = time.perf_counter()
     written = 0
@@ -196,8 +242,15 @@ def apply_models(
                 data: dict[str, np.ndarray | ak.Array] = {
                     EVENT_BRANCH: _as_column(raw[EVENT_BRANCH]) if has_event else chunk[EVENT_BRANCH]
                 }
+                if rule is not None:
+                    entry_folds = assign_folds(chunk[_FOLD_BY], rule[0], where=f"tree {tree!r}")
+                else:
+                    entry_folds = np.full(n_rows, NO_FOLD, dtype=np.int64)
+                data[FOLD_BRANCH] = entry_folds
                 for (_, model), columns, names in zip(models, model_columns, score_names):
-                    scores = model.score(np.column_stack([chunk[key] for key in columns])).reshape(n_rows, -1)
+                    X = np.column_stack([chunk[key] for key in columns])
+                    scores = model.score(X, entry_folds) if isinstance(model, FoldedModel) else model.score(X)
+                    scores = scores.reshape(n_rows, -1)
                     for index, branch in enumerate(names):
                         data[branch] = np.ascontiguousarray(scores[:, index])
                 for branch in copies:
@@ -209,7 +262,7 @@ def apply_models(
             if raw_rows is not None and not raw_rows.exhausted():
                 raise RuntimeError("the input branches have more entries than the feature expressions")
             if out_tree is None:
-                score_types = {branch: model.mlp.dtype
+                score_types = {branch: model.dtype if isinstance(model, FoldedModel) else model.mlp.dtype
                                for (_, model), names in zip(models, score_names) for branch in names}
                 _empty_tree(root_file, output_tree, files[0], tree, raw_branches, score_types)
     if progress:
@@ -228,7 +281,7 @@ def _empty_tree(root_file, output_tree: str, path: str, tree: str, raw_branches:
     """
     with uproot.open(path) as handle:
         empty = handle[tree].arrays(filter_name=lambda name: name in raw_branches, entry_stop=0)
-    types: dict = {EVENT_BRANCH: np.int64}
+    types: dict = {EVENT_BRANCH: np.int64, FOLD_BRANCH: np.int64}
     types.update(score_types)
     types.update({branch: _branch_type(_as_column(empty[branch])) for branch in raw_branches})
     root_file.mktree(output_tree, types)

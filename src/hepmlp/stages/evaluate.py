@@ -3,7 +3,8 @@
 Only command-line wiring lives here; the work is in ``hepmlp.evaluate``:
 
 - ``hepmlp evaluate-classifier --config C --model-dir DIR --dataset D``
-  -> ``DIR/metrics.json`` and ``DIR/plots/`` (``classifier_report``);
+  -> ``DIR/metrics.json``, ``DIR/evaluation.parquet`` and ``DIR/plots/``
+  (``classifier_report``; one model, or the k fold models in ``DIR/fold_*/``);
 - ``hepmlp compare-models --config C --dataset D --models DIR [DIR ...]
   --outdir OUT [--scans CHOICE ...]`` -> ``OUT/metrics.csv``, ``OUT/metrics.md``, ``OUT/plots/``
   (``comparison``);
@@ -61,9 +62,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate-classifier",
         help="metrics.json and figures of one trained classifier",
-        description="Score the train and test splits with a trained classifier and write "
-        "MODEL_DIR/metrics.json and MODEL_DIR/plots/ (ROC, output distributions with KS test, "
-        "loss history, significance, inputs, feature ranking).",
+        description="Score the train and test splits with a trained classifier -- or, for the k fold "
+        "models in MODEL_DIR/fold_*/, every event with the fold model that never trained on it -- and write "
+        "MODEL_DIR/metrics.json, MODEL_DIR/evaluation.parquet (the per-event evaluation table) and "
+        "MODEL_DIR/plots/ (ROC, output distributions with KS test, loss history, significance, inputs, "
+        "feature ranking; per-fold AUC and KS in metrics.json).",
     )
     parser.add_argument("--config", required=True, help="analyst config (YAML)")
     parser.add_argument("--model-dir", required=True, help="model folder, e.g. results/classification/NAME")
