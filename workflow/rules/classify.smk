@@ -73,7 +73,7 @@ rule compare_models:
     input:
         models=trained_models(MODELS),
         metrics=expand(rules.evaluate_classifier.output.metrics, model=MODELS),
-        scan_points=expand(rules.train_classifier.output, model=SCAN_POINTS),
+        scan_points=trained_models(SCAN_POINTS),
         scans=expand("results/scans/{scan}/choice.json", scan=SCANS),
         dataset=rules.dataset.output,
         code=package_code("evaluate", "io", "transforms", "data/folds.py", "stages/evaluate.py"),

@@ -9,9 +9,9 @@ SCAN_DIR = "results/scans/{scan}"
 
 rule evaluate_scan_point:
     input:
-        model=[f"{POINT_DIR}/model.npz", f"{POINT_DIR}/model.json", f"{POINT_DIR}/history.csv"],
+        model=lambda wildcards: trained_files(f"{wildcards.scan}/{wildcards.point}"),  # kfold: its k fold models
         dataset=rules.dataset.output,
-        code=package_code("evaluate", "io", "transforms", "scans.py", "stages/scan.py"),
+        code=package_code("evaluate", "io", "transforms", "data/folds.py", "scans.py", "stages/scan.py"),
     output:
         f"{POINT_DIR}/point.json",
     params:

@@ -14,6 +14,12 @@ choice among points needs, all from the **validation** split:
   history.
 
 The test split is not read: choosing on it would bias the final figures.
+
+For the k fold models of a kfold dataset each fold model is scored on its
+own validation events (``hepmlp.data.folds.fold_roles``, with the training
+weights its training used), never on its test fold: ``validation_loss`` and
+``auc_validation`` are the means over the k fold models, ``epochs`` and
+``train_seconds`` their sums, ``best_epoch`` null.
 """
 
 from __future__ import annotations
@@ -57,10 +63,18 @@ def validation_record(model, frame, n_classes: int) -> dict:
             "auc_validation": None if auc is None else float(auc)}
 
 
+def _check_features(model, info: dict, model_dir: Path, dataset_dir: Path) -> None:
+    if list(model.features) != list(info["features"]):
+        raise UserError(f"{model_dir} was trained on features {model.features}, but {dataset_dir} has "
+                        f"{info['features']}; retrain the point")
+
+
 def evaluate_scan_point(config: dict, model_name: str, model_dir: str | os.PathLike,
                         dataset_dir: str | os.PathLike, *, progress: bool = True) -> dict:
     """Write ``model_dir/point.json`` for the scan point ``model_name`` = ``{scan}/{point}``; return it."""
-    from hepmlp.data.store import read_info, read_split
+    from hepmlp.data.folds import fold_training_sets
+    from hepmlp.data.store import read_events, read_info, read_split
+    from hepmlp.io.fold_models import is_folded, load_folded
     from hepmlp.evaluate.classifier_metrics import training_metrics
     from hepmlp.io.model_files import load_trained
     from hepmlp.output_values import jsonable
@@ -72,17 +86,28 @@ def evaluate_scan_point(config: dict, model_name: str, model_dir: str | os.PathL
         known = ", ".join(p.model for p in points.values()) or "none"
         raise UserError(f"{model_name!r} is not a point of classification.scans in the config (points: {known})")
     model_dir, dataset_dir = Path(model_dir), Path(dataset_dir)
-    model = load_trained(model_dir)
     info = read_info(dataset_dir)
-    if list(model.features) != list(info["features"]):
-        raise UserError(f"{model_dir} was trained on features {model.features}, but {dataset_dir} has "
-                        f"{info['features']}; retrain the point")
-    frame = read_split(dataset_dir, "validation")
     record = {"scan": scan, "point": point, "model": model_name,
               "parameters": points[point].parameters, "model_config": points[point].entry}
-    record.update(validation_record(model, frame, len(info["classes"])))
-    training = training_metrics(model.history, model.mlp.n_params)
-    record.update({key: training[key] for key in ("epochs", "best_epoch", "train_seconds", "n_params")})
+    if is_folded(model_dir):
+        folded = load_folded(model_dir)
+        events = read_events(dataset_dir, info)
+        _check_features(folded.models[0], info, model_dir, dataset_dir)
+        per_fold = [validation_record(model, fold_training_sets(events, info, fold)[1], len(info["classes"]))
+                    for fold, model in enumerate(folded.models)]
+        for key in ("validation_loss", "auc_validation"):
+            numbers = [entry[key] for entry in per_fold]
+            record[key] = None if None in numbers else float(np.mean(numbers))
+        training = [training_metrics(model.history, model.mlp.n_params) for model in folded.models]
+        record.update(epochs=sum(entry["epochs"] for entry in training), best_epoch=None,
+                      train_seconds=sum(entry["train_seconds"] for entry in training),
+                      n_params=training[0]["n_params"], folds=folded.k)
+    else:
+        model = load_trained(model_dir)
+        _check_features(model, info, model_dir, dataset_dir)
+        record.update(validation_record(model, read_split(dataset_dir, "validation"), len(info["classes"])))
+        training = training_metrics(model.history, model.mlp.n_params)
+        record.update({key: training[key] for key in ("epochs", "best_epoch", "train_seconds", "n_params")})
     record = jsonable(record)
     with atomic_outputs(model_dir / POINT_FILE) as (temporary,):
         temporary.write_text(json.dumps(record, indent=2) + "\n")
