@@ -97,7 +97,9 @@ def test_scan_points_are_trained_chosen_on_validation_and_compared(ci_workflow):
     records = {}
     for rate in rates:
         folder = ci_workflow / "results" / "classification" / scan / f"learning_rate={rate}"
-        assert {"model.npz", "model.json", "history.csv", "point.json"} <= {p.name for p in folder.iterdir()}
+        assert {*(f"fold_{fold}" for fold in range(ci_folds())), "point.json"} <= {p.name for p in folder.iterdir()}
+        for fold in range(ci_folds()):  # every point trains its k fold models
+            assert {"model.npz", "model.json", "history.csv"} <= {p.name for p in (folder / f"fold_{fold}").iterdir()}
         record = json.loads((folder / "point.json").read_text())
         assert record["parameters"] == {"optimizer.learning_rate": rate}
         assert record["model_config"]["optimizer"]["learning_rate"] == rate
@@ -153,7 +155,7 @@ def test_adding_a_scan_value_trains_only_the_new_point(ci_workflow):
         (ci_workflow / "config" / "ci.yaml").write_text(original)
     new_point = "scan=adam_scan, point=learning_rate=0.005"
     assert {wildcards for rule, wildcards in jobs if rule == "train_classifier"} == \
-        {"model=adam_scan/learning_rate=0.005"}
+        {f"model=adam_scan/learning_rate=0.005, fold={fold}" for fold in range(ci_folds())}
     assert {wildcards for rule, wildcards in jobs if rule == "evaluate_scan_point"} == {new_point}
     rules = {rule for rule, _ in jobs}
     assert {"summarise_scan", "compare_models"} <= rules
