@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from hepmlp.nn import MLP, fit, hessian
-from hepmlp.optim import make_optimizer, make_schedule, minimize
+from hepmlp.optim import make_schedule, minimize
 
 # --- MSE: the sign of value, gradient and curvature ---------------------------------
 

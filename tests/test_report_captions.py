@@ -33,7 +33,7 @@ REGRESSION_FIGURES = ("response", "resolution", "calibrated_vs_true", "ratio_dis
                       "loss_history", "a_future_figure")
 COMPARISON_FIGURES = ("roc", "roc_rejection", "loss_per_epoch", "loss_per_second", "a_future_figure")
 OPTIMIZER_FIGURES = ("gd_step_sizes", "gd_step_sizes_parabola", "quadratic_2d_loss", "quadratic_2d_paths",
-                     "schedules", "a_future_figure")
+                     "steps_vs_condition_number", "newton_saddle", "schedules", "a_future_figure")
 INPUT_FIGURES = ("input_features", "correlations", "feature_ranking", "a_future_figure")
 SCAN_FIGURES = ("validation_loss_vs_learning_rate", "validation_loss_vs_hidden", "validation_loss_heatmap",
                 "a_future_figure")
@@ -121,7 +121,8 @@ def caption_template(caption: str):
 
 
 def render_caption(caption: str, config: dict, *, wildcards: dict | None = None,
-                   rule: str = "a_rule", front_page: bool = False) -> tuple[str, str, str]:
+                   rule: str = "a_rule", front_page: bool = False,
+                   params: dict | None = None) -> tuple[str, str, str]:
     """Render ``workflow/report/<caption>`` like Snakemake: (RST, text shown, docutils warnings)."""
     from docutils.core import publish_parts
     from snakemake.iocontainers import Namedlist, Wildcards
@@ -132,7 +133,7 @@ def render_caption(caption: str, config: dict, *, wildcards: dict | None = None,
         snakemake = types.SimpleNamespace(config=config)
     else:
         snakemake = types.SimpleNamespace(config=config, wildcards=Wildcards(fromdict=wildcards or {}),
-                                          params=Namedlist(), rule=rule)
+                                          params=Namedlist(fromdict=params or {}), rule=rule)
     text = caption_template(caption).render(snakemake=snakemake, categories=categories, files=files)
     warnings = io.StringIO()
     parts = publish_parts(text, writer="html",
@@ -286,3 +287,71 @@ def _expected_config_text(caption: str, config: dict, wildcards: dict, rule: str
 def text_content(markup: str) -> str:
     """The text of rendered HTML, whitespace collapsed (docutils splits literals into spans)."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", "", markup)).split())
+
+
+# --- The optimizer captions state the run's numbers ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def study_numbers(tmp_path_factory):
+    """What the plots rule hands the captions: caption_numbers of a steps.json the study computed."""
+    import json
+
+    from hepmlp.evaluate.optimizer_study import caption_numbers, compute_study
+
+    path = tmp_path_factory.mktemp("study") / "steps.json"
+    path.write_text(json.dumps(compute_study().document))
+    return caption_numbers(path)
+
+
+def _number(value) -> str:
+    return f"{value:.3g}"
+
+
+def test_optimizer_captions_state_the_numbers_of_the_run(study_numbers):
+    config = validated_config("ci.yaml")
+
+    def shown(name: str) -> str:
+        rst, text, warnings = render_caption("optimizers.rst", config, wildcards={"name": name}, rule="plots",
+                                             params={"study": study_numbers})
+        assert warnings == "", f"docutils warnings in optimizers.rst for {name}:\n{warnings}\n{rst}"
+        return text
+
+    methods = study_numbers["methods"]
+    paths = shown("quadratic_2d_paths")
+    problem = study_numbers["problem"]
+    expected = [f"condition number {_number(problem['condition_number'])}",
+                f"x₀ = ({_number(problem['x0'][0])}, {_number(problem['x0'][1])})",
+                f"= {_number(methods['gd']['learning_rate'])} = {_number(methods['gd']['learning_rate_times_lambda_max'])}/λ_max",
+                f"changing sign {methods['gd']['stiff_sign_changes']} times in {methods['gd']['steps_until_stopping_rule']} steps",
+                f"amplitude {_number(methods['gd']['stiff_amplitude'])} over the first {methods['gd']['amplitude_steps']} steps",
+                f"{methods['gd']['steps_to_loss_tolerance']} steps to F − F* ≤ 1e-08",
+                f"= {_number(methods['momentum']['momentum'])}: the memory term damps",
+                f"amplitude {_number(methods['momentum']['stiff_amplitude'])}",
+                f"in {methods['momentum']['steps_to_loss_tolerance']} steps",
+                f"1/λ_max = {_number(methods['nesterov']['learning_rate'])} with β = (√κ − 1)/(√κ + 1) = {_number(methods['nesterov']['momentum'])}",
+                f"{methods['nesterov']['steps_to_loss_tolerance']} steps.",
+                "minimum in 1 step."]
+    assert [item for item in expected if item not in paths] == [], paths
+    condition = shown("steps_vs_condition_number")
+    for method, steps in study_numbers["sweep"]["steps"].items():
+        assert f"{method}: {', '.join(map(str, steps))} steps" in condition, condition
+    saddle = shown("newton_saddle")
+    for run in study_numbers["saddle"]["runs"]:
+        assert (f"the plain step ends at the {run['plain']['ends_at']} after {run['plain']['steps']} steps" in saddle
+                and f"the damped step at the {run['damped']['ends_at']} after {run['damped']['steps']} steps"
+                in saddle), saddle
+    schedules = shown("schedules")
+    for name, sums in study_numbers["schedules"].items():
+        assert (f"{name}: Σ η_k = {sums['sum_rates']:.5g} ({sums['sum_rates_half']:.5g}), "
+                f"Σ η_k² = {sums['sum_squares']:.5g} ({sums['sum_squares_half']:.5g})") in schedules, schedules
+
+
+def test_optimizer_captions_without_a_run_render_without_numbers():
+    """Before the study ran (params.study empty) the captions still render and name where the numbers are."""
+    config = validated_config("ci.yaml")
+    for name in OPTIMIZER_FIGURES:
+        rst, text, warnings = render_caption("optimizers.rst", config, wildcards={"name": name}, rule="plots",
+                                             params={"study": {}})
+        assert warnings == "", f"{name}:\n{warnings}\n{rst}"
+        assert "steps.json" in text

@@ -85,6 +85,11 @@ def test_expected_outputs_exist_with_sane_numbers(ci_workflow):
     squared = (calibration.score(test[calibration.features]) - test["label"]) ** 2
     assert regression["mse_test"] == pytest.approx(np.average(squared, weights=test["weight"]), rel=1e-12)
     assert list((ci_workflow / "results" / "optimizers" / "plots").glob("*.png"))
+    # the optimizer captions in the report state the numbers of this run's steps.json
+    steps = json.loads((ci_workflow / "results" / "optimizers" / "steps.json").read_text())
+    gd = next(record for record in steps["methods"] if record["method"] == "gd")
+    report = (ci_workflow / "results" / "report.html").read_text()
+    assert f"changing sign {gd['stiff_sign_changes']} times in {gd['steps_until_stopping_rule']} steps" in report
     for name in ("input_features", "correlations"):
         assert (ci_workflow / "results" / "inputs" / "plots" / f"{name}.png").is_file()
     assert (ci_workflow / "results" / "report.html").stat().st_size > 100_000

@@ -1,6 +1,17 @@
 # Figures that do not belong to one model: the lecture's optimizer study,
-# reproduced with hepmlp.optim.minimize, and the input features; and the
-# HTML report of everything.
+# reproduced with hepmlp.optim, and the input features; and the HTML report
+# of everything.
+
+
+def optimizer_study_numbers(wildcards, output):
+    """The numbers of the study's steps.json for the captions (workflow/report/optimizers.rst).
+
+    A function of the output: Snakemake evaluates it again when it writes the
+    report, after the study ran, and never counts it as a change of params.
+    """
+    from hepmlp.evaluate.optimizer_study import caption_numbers
+
+    return caption_numbers(output.steps)
 
 
 rule plots:
@@ -17,6 +28,7 @@ rule plots:
         ),
     params:
         settings=as_json(config["plots"]),
+        study=optimizer_study_numbers,
     log:
         "logs/optimizers.log",
     benchmark:

@@ -1,4 +1,4 @@
-"""Figures of the optimizer study (see ``optimizer_study``): step sizes, paths, schedules.
+"""Figures of the optimizer study (see ``optimizer_study``): step sizes on a parabola, paths on a quadratic.
 
 ``runs`` arguments hold ``hepmlp.optim.Result`` objects (``path`` ``(steps +
 1, d)``, ``losses`` ``(steps + 1,)``).  F − F* is drawn on a log scale with a
@@ -15,7 +15,6 @@ import numpy as np
 from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, save_figure
 
 LOSS_FLOOR = 1e-17
-SCHEDULE_STEPS_SHOWN = 100
 
 
 def plot_quadratic_1d_loss(function, runs: Mapping, stem: str | os.PathLike, *,
@@ -67,30 +66,55 @@ def plot_quadratic_1d_parabola(function, runs: Mapping, stem: str | os.PathLike,
     return save_figure(figure, stem, formats)
 
 
+# the slide's colours: plain gradient descent grey, momentum black
+METHOD_COLOURS = {"gd": "#8c8c8c", "momentum": "black", "nesterov": colour(2), "newton": colour(0)}
+
+
+def method_label(record: dict) -> str:
+    """"gd (η = 0.0198): 612 steps" with β for momentum and Nesterov."""
+    parameters = f"η = {record['learning_rate']:.3g}"
+    if record["method"] in ("momentum", "nesterov"):
+        parameters += f", β = {record['momentum']:.3g}"
+    count = record["steps_to_loss_tolerance"]
+    steps = "not reached" if count is None else f"{count} step{'' if count == 1 else 's'}"
+    return f"{record['method']} ({parameters}): {steps}"
+
+
 def plot_quadratic_2d_paths(function, runs: Mapping, records: Sequence[dict], stem: str | os.PathLike, *,
                             formats: Sequence[str] = DEFAULT_FORMATS):
-    """Contours of the ill-conditioned quadratic with each method's path; steps to tolerance in the legend."""
-    starts = np.vstack([result.path[0] for result in runs.values()])
-    extent = 1.15 * float(np.max(np.abs(starts)))
-    x = np.linspace(-extent, extent, 300)
-    y = np.linspace(-0.75 * extent, 0.75 * extent, 200)
+    """Contours of the ill-conditioned quadratic with every iterate of each method's path.
+
+    The axes hold every path; the legend gives each method's η, β and steps
+    to tolerance, its title the condition number.
+    """
+    points = np.vstack([result.path for result in runs.values()] + [function.minimum[None, :]])
+    low, high = points.min(axis=0), points.max(axis=0)
+    margin = 0.08 * float(np.max(high - low))
+    low, high = low - margin, high + margin
+    x = np.linspace(low[0], high[0], 300)
+    y = np.linspace(low[1], high[1], 240)
     grid_x, grid_y = np.meshgrid(x, y)
-    points = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
-    values = 0.5 * np.einsum("ni,ij,nj->n", points, function.A, points) + points @ function.b + function.c
+    grid = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
+    values = 0.5 * np.einsum("ni,ij,nj->n", grid, function.A, grid) + grid @ function.b + function.c
     minimum_value = function.value(function.minimum)
     levels = minimum_value + np.geomspace(1e-2, np.ptp(values), 14)
-    figure, ax = new_figure(width=9.0, height=7.0)
-    ax.contour(grid_x, grid_y, values.reshape(grid_x.shape), levels=levels, colors="grey", linewidths=0.7)
-    steps = {record["method"]: record["steps_to_loss_tolerance"] for record in records}
-    for index, (method, result) in enumerate(runs.items()):
+    width = 11.0
+    figure, ax = new_figure(width=width, height=max(4.5, width * 0.62 * (high[1] - low[1]) / (high[0] - low[0]) + 1.5))
+    ax.contour(grid_x, grid_y, values.reshape(grid_x.shape), levels=levels, colors="#b4b4b4", linewidths=0.7)
+    by_method = {record["method"]: record for record in records}
+    for method, result in runs.items():
         path = result.path
-        count = steps.get(method)
-        label = f"{method}: not reached" if count is None else f"{method}: {count} step{'' if count == 1 else 's'}"
-        ax.plot(path[:, 0], path[:, 1], color=colour(index), marker="o", markersize=2.5, linewidth=1.1, label=label)
-    ax.plot(function.minimum[0], function.minimum[1], marker="*", color="black", markersize=14, linestyle="none", label="minimum")
-    ax.plot(starts[0, 0], starts[0, 1], marker="s", color="black", markersize=7, linestyle="none", label="start")
-    ax.set_xlim(x[0], x[-1])
-    ax.set_ylim(y[0], y[-1])
+        dense = path.shape[0] > 200
+        ax.plot(path[:, 0], path[:, 1], color=METHOD_COLOURS.get(method, "purple"),
+                marker="o", markersize=1.5 if dense else 3.0, linewidth=0.6 if dense else 1.2,
+                label=method_label(by_method[method]), zorder=3 if method != "gd" else 2)
+    ax.plot(function.minimum[0], function.minimum[1], marker="*", color="black", markersize=14, linestyle="none",
+            label="minimum", zorder=4)
+    start = next(iter(runs.values())).path[0]
+    ax.plot(start[0], start[1], marker="s", color="black", markersize=7, linestyle="none", label="start", zorder=4)
+    ax.set_xlim(low[0], high[0])
+    ax.set_ylim(low[1], high[1])
+    ax.set_aspect("equal")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     condition = np.linalg.cond(function.A)
@@ -115,28 +139,4 @@ def plot_quadratic_2d_loss(function, runs: Mapping, stem: str | os.PathLike, *, 
     ax.set_xlabel("Step $k + 1$")
     ax.set_ylabel(r"$F(x_k) - F(x^*)$")
     ax.legend(fontsize="x-small")
-    return save_figure(figure, stem, formats)
-
-
-def plot_schedules(curves: Mapping[str, np.ndarray], settings: Mapping[str, dict], stem: str | os.PathLike, *,
-                   formats: Sequence[str] = DEFAULT_FORMATS):
-    """η_k against k (left, log y) and the partial sums Σ_{j≤k} η_j (right, log-log)."""
-    figure, (left, right) = new_figure(width=15.0, height=6.0, rows=1, columns=2)
-    figure.subplots_adjust(wspace=0.32)
-    for index, (name, rates) in enumerate(curves.items()):
-        options = ", ".join(f"{key} = {value}" for key, value in settings.get(name, {}).items())
-        label = f"{name} ({options})" if options else name
-        steps = np.arange(rates.size)
-        shown = steps < SCHEDULE_STEPS_SHOWN
-        left.plot(steps[shown], rates[shown], color=colour(index), linewidth=1.8, label=label)
-        right.plot(steps + 1, np.cumsum(rates), color=colour(index), linewidth=1.8, label=label)
-    left.set_yscale("log")
-    left.set_xlabel("Step $k$")
-    left.set_ylabel(r"Learning rate $\eta_k$ ($\eta_0 = 1$)")
-    left.legend(fontsize="xx-small", loc="lower left")
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.set_xlabel("Number of steps $k + 1$")
-    right.set_ylabel(r"Partial sum $\eta_0 + \dots + \eta_k$")
-    right.legend(fontsize="xx-small", loc="upper left")
     return save_figure(figure, stem, formats)

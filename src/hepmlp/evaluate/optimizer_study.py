@@ -1,21 +1,30 @@
-"""``hepmlp optimizer-study``: the lecture's convergence figures, with ``hepmlp.optim.minimize``.
+"""``hepmlp optimizer-study``: the lecture's convergence figures, with ``hepmlp.optim``.
 
-1. Gradient descent on F(x) = ½ax² + bx + c (a = 2, b = −4, c = 3, minimum
-   x* = −b/a = 2) from x₀ = −1 for the five step-size regimes: η < 1/a
+1. Step sizes: gradient descent on F(x) = ½ax² + bx + c (a = 2, b = −4,
+   c = 3, minimum x* = −b/a = 2) from x₀ = −1 for the five regimes η < 1/a
    (monotone), η = 1/a (one step), 1/a < η < 2/a (oscillating, converging),
-   η = 2/a (stable oscillation), η > 2/a (diverging).  The update
-   x ← x − η(ax + b) gives x_k − x* = (1 − ηa)^k (x₀ − x*).
-2. The ill-conditioned quadratic F(x) = ½ xᵀAx with A = R diag(1, 100) Rᵀ
-   (R a 30° rotation, condition number 100) from x₀ = (−8, 3): gd
-   (η = 1/L = 0.01), momentum and Nesterov (η = 0.01, β = 0.9), Newton
-   (η = 1).  Steps to tolerance = first k with F(x_k) − F* ≤ 10⁻⁸, and the
-   step where the lecture's rule |F_k − F_{k−1}| ≤ 10⁻¹² stops ``minimize``.
-3. The schedules η_k (η₀ = 1) and their partial sums Σ_{j≤k} η_j.
+   η = 2/a (stable oscillation), η > 2/a (diverging):
+   x_k − x* = (1 − ηa)^k (x₀ − x*).
+2. Paths: F(x) = ½ xᵀAx with A = R diag(1, 100) Rᵀ (R a 30° rotation,
+   κ = 100) from x₀ = (−9, −2), each method at ``tuned_parameters`` (gd at
+   η = 2/(λ_min + λ_max) ≈ 1.98/λ_max zig-zags across the valley; momentum
+   at the same η damps the zig-zag; Nesterov; Newton in one step).  Steps to
+   tolerance = first k with F(x_k) − F* ≤ 10⁻⁸; the stopping step of the
+   lecture's rule |F_k − F_{k−1}| ≤ 10⁻¹²; the oscillation amplitude = mean
+   |u_k| over the first ``AMPLITUDE_STEPS`` steps, u the coordinate along
+   the eigenvector of λ_max.
+3. Condition number: steps to F(x_k) − F* ≤ 10⁻⁸ (F(x₀) − F*) on
+   A = diag(1, κ) from x₀ = (1, 1), for κ = 1 … 10⁴, each method at
+   ``tuned_parameters(1, κ)``.
+4. Saddle: Newton on F(x, y) = x² − y² + y⁴/4 (``SaddleFunction``), the
+   lecture's plain step x − H⁻¹∇F against hepmlp's damped step
+   x − (H + λI)⁻¹∇F (``hepmlp.optim`` newton, beyond the lecture).
+5. Schedules: η_k (η₀ = 1) with the partial sums Σ_{j≤k} η_j and Σ_{j≤k} η_j²,
+   the lecture's conditions Σ η_k = ∞ and Σ η_k² < ∞.
 
-Outputs in OUTDIR (all-or-nothing): ``steps.json`` and ``steps.csv`` (one
-record per method of part 2) and ``plots/`` with ``gd_step_sizes``,
-``gd_step_sizes_parabola``, ``quadratic_2d_paths``, ``quadratic_2d_loss``
-and ``schedules`` (each in the configured formats).
+Outputs in OUTDIR (all-or-nothing): ``steps.json`` (every number the
+figures and their captions state), ``steps.csv`` (one record per method of
+part 2) and ``plots/`` with ``PLOT_STEMS`` (each in the configured formats).
 """
 
 from __future__ import annotations
@@ -28,18 +37,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from hepmlp.evaluate.optimizer_plots import (
-    plot_quadratic_1d_loss,
-    plot_quadratic_1d_parabola,
-    plot_quadratic_2d_loss,
-    plot_quadratic_2d_paths,
-    plot_schedules,
+from hepmlp.evaluate.optimizer_problems import (
+    Quadratic,
+    SaddleFunction,
+    oscillation_amplitude,
+    parabola,
+    rotated_quadratic,
+    sign_changes,
+    stiff_coordinate,
+    tuned_parameters,
 )
 from hepmlp.outputs import atomic_outputs
 
-PLOT_STEMS = ("gd_step_sizes", "gd_step_sizes_parabola", "quadratic_2d_paths", "quadratic_2d_loss", "schedules")
+PLOT_STEMS = ("gd_step_sizes", "gd_step_sizes_parabola", "quadratic_2d_paths", "quadratic_2d_loss",
+              "steps_vs_condition_number", "newton_saddle", "schedules")
 
 PARABOLA = {"a": 2.0, "b": -4.0, "c": 3.0}
 PARABOLA_START = -1.0
@@ -55,13 +67,21 @@ STEP_SIZE_REGIMES = {
 
 CONDITION_EIGENVALUES = (1.0, 100.0)
 ROTATION_DEGREES = 30.0
-QUADRATIC_START = (-8.0, 3.0)
+QUADRATIC_START = (-9.0, -2.0)
 LOSS_TOLERANCE = 1e-8
 STOPPING_TOLERANCE = 1e-12
 MAX_STEPS = 3000
-# method -> (learning rate, momentum)
-METHODS_2D = {"gd": (0.01, 0.0), "momentum": (0.01, 0.9), "nesterov": (0.01, 0.9), "newton": (1.0, 0.0)}
+AMPLITUDE_STEPS = 50
+METHODS = ("gd", "momentum", "nesterov", "newton")
 
+CONDITION_NUMBERS = tuple(float(k) for k in np.logspace(0, 4, 9))
+SWEEP_START = (1.0, 1.0)
+SWEEP_TOLERANCE = 1e-8          # relative: F(x_k) − F* ≤ SWEEP_TOLERANCE · (F(x_0) − F*)
+
+SADDLE_STARTS = ((1.5, 0.5), (0.2, -0.6), (1.0, 1.8))
+SADDLE_MAX_STEPS = 50
+
+SCHEDULE_STEPS = 10_000
 SCHEDULE_SETTINGS = {
     "constant": {},
     "linear": {},
@@ -71,45 +91,16 @@ SCHEDULE_SETTINGS = {
 }
 
 
-@dataclass(frozen=True)
-class Quadratic:
-    """F(x) = ½ xᵀAx + bᵀx + c with its gradient Ax + b and Hessian A (``A``: ``(d, d)``)."""
-
-    A: np.ndarray
-    b: np.ndarray
-    c: float = 0.0
-
-    def value(self, x: np.ndarray) -> float:
-        return float(0.5 * x @ self.A @ x + self.b @ x + self.c)
-
-    def gradient(self, x: np.ndarray) -> np.ndarray:
-        return self.A @ x + self.b
-
-    def hessian(self, x: np.ndarray) -> np.ndarray:
-        return self.A
-
-    @property
-    def minimum(self) -> np.ndarray:
-        return np.linalg.solve(self.A, -self.b)
-
-
-def parabola() -> Quadratic:
-    """The 1-D F(x) = ½ax² + bx + c of part 1."""
-    return Quadratic(np.array([[PARABOLA["a"]]]), np.array([PARABOLA["b"]]), PARABOLA["c"])
-
-
 def ill_conditioned_quadratic() -> Quadratic:
-    """The rotated 2-D quadratic of part 2, condition number max/min eigenvalue = 100."""
-    angle = np.deg2rad(ROTATION_DEGREES)
-    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    return Quadratic(rotation @ np.diag(CONDITION_EIGENVALUES) @ rotation.T, np.zeros(2))
+    """The rotated 2-D quadratic of part 2, condition number λ_max/λ_min = 100."""
+    return rotated_quadratic(CONDITION_EIGENVALUES, ROTATION_DEGREES)
 
 
 def step_size_runs():
     """Part 1: label -> (η, ``Result``) for each regime, fixed ``PARABOLA_STEPS`` steps."""
     from hepmlp.optim import minimize
 
-    function = parabola()
+    function = parabola(PARABOLA["a"], PARABOLA["b"], PARABOLA["c"])
     runs = {}
     for label, multiple in STEP_SIZE_REGIMES.items():
         rate = multiple / PARABOLA["a"]
@@ -125,13 +116,16 @@ def steps_to_loss(losses: np.ndarray, minimum_value: float, tolerance: float) ->
 
 
 def method_runs():
-    """Part 2: method -> ``Result`` and the table of steps to tolerance."""
+    """Part 2: method -> ``Result`` and one record per method (parameters, steps, amplitude)."""
     from hepmlp.optim import minimize
 
     function = ill_conditioned_quadratic()
     minimum_value = function.value(function.minimum)
+    lambda_min, lambda_max = (float(v) for v in function.eigenvalues)
+    parameters = tuned_parameters(lambda_min, lambda_max)
     runs, records = {}, []
-    for method, (rate, momentum) in METHODS_2D.items():
+    for method in METHODS:
+        rate, momentum = parameters[method]
         result = minimize(function.value, QUADRATIC_START, grad=function.gradient,
                           hessian=function.hessian if method == "newton" else None, method=method,
                           learning_rate=rate, momentum=momentum, tol=STOPPING_TOLERANCE, max_steps=MAX_STEPS)
@@ -139,6 +133,7 @@ def method_runs():
         records.append({
             "method": method,
             "learning_rate": rate,
+            "learning_rate_times_lambda_max": rate * lambda_max,
             "momentum": momentum,
             "steps_to_loss_tolerance": steps_to_loss(result.losses, minimum_value, LOSS_TOLERANCE),
             "loss_tolerance": LOSS_TOLERANCE,
@@ -148,12 +143,83 @@ def method_runs():
             "diverged": bool(result.diverged),
             "final_loss": float(result.losses[-1]),
             "final_distance": float(np.linalg.norm(result.x - function.minimum)),
+            "stiff_amplitude": oscillation_amplitude(result.path, function, AMPLITUDE_STEPS),
+            "amplitude_steps": AMPLITUDE_STEPS,
+            "stiff_sign_changes": sign_changes(stiff_coordinate(result.path, function)),
         })
     return function, runs, records
 
 
-def schedule_curves(steps: int = 10_000) -> dict[str, np.ndarray]:
-    """Part 3: schedule name -> η_k for k = 0 … steps − 1, with η₀ = 1."""
+def steps_to_tolerance(function: Quadratic, x0, method: str, rate: float, momentum: float, *,
+                       tolerance: float, max_steps: int) -> int | None:
+    """First k with F(x_k) − F* ≤ tolerance · (F(x₀) − F*), stepping ``hepmlp.optim``'s update rule."""
+    from hepmlp.optim import make_optimizer
+
+    optimizer = make_optimizer(method, **({"momentum": momentum} if method in ("momentum", "nesterov") else {}))
+    x = np.array(x0, dtype=np.float64)
+    minimum_value = function.value(function.minimum)
+    target = tolerance * (function.value(x) - minimum_value)
+    for step in range(1, max_steps + 1):
+        optimizer.step(x, lambda: function.gradient(x), rate, lambda: function.hessian(x))
+        if function.value(x) - minimum_value <= target:
+            return step
+    return None
+
+
+def condition_sweep() -> dict:
+    """Part 3: for each method, η, β and the steps to tolerance at every κ in ``CONDITION_NUMBERS``."""
+    sweep = {method: {"learning_rate": [], "momentum": [], "steps": []} for method in METHODS}
+    for kappa in CONDITION_NUMBERS:
+        function = Quadratic(np.diag([1.0, kappa]), np.zeros(2))
+        for method, (rate, momentum) in tuned_parameters(1.0, kappa).items():
+            steps = steps_to_tolerance(function, SWEEP_START, method, rate, momentum,
+                                       tolerance=SWEEP_TOLERANCE, max_steps=int(50 * kappa) + 100)
+            sweep[method]["learning_rate"].append(rate)
+            sweep[method]["momentum"].append(momentum)
+            sweep[method]["steps"].append(steps)
+    return {"condition_numbers": list(CONDITION_NUMBERS), "start": list(SWEEP_START),
+            "relative_tolerance": SWEEP_TOLERANCE, "methods": sweep}
+
+
+def plain_newton(function: SaddleFunction, x0, *, max_steps: int, tol: float) -> np.ndarray:
+    """The lecture's Newton step x_{k+1} = x_k − H⁻¹(x_k) ∇F(x_k), η = 1, no damping; the path (steps + 1, 2).
+
+    Stops when |F_k − F_{k−1}| ≤ ``tol`` or after ``max_steps`` steps.
+    """
+    path = [np.array(x0, dtype=np.float64)]
+    for _ in range(max_steps):
+        x = path[-1]
+        path.append(x - np.linalg.solve(function.hessian(x), function.gradient(x)))
+        if abs(function.value(path[-1]) - function.value(x)) <= tol:
+            break
+    return np.array(path)
+
+
+def saddle_runs():
+    """Part 4: per start, the plain and the damped Newton path with where each ends."""
+    from hepmlp.optim import minimize
+
+    function = SaddleFunction()
+    runs, records = [], []
+    for start in SADDLE_STARTS:
+        plain = plain_newton(function, start, max_steps=SADDLE_MAX_STEPS, tol=STOPPING_TOLERANCE)
+        damped = minimize(function.value, start, grad=function.gradient, hessian=function.hessian,
+                          method="newton", learning_rate=1.0, tol=STOPPING_TOLERANCE, max_steps=SADDLE_MAX_STEPS)
+        runs.append((start, plain, damped.path))
+        record = {"start": list(start), "indefinite_at_start": abs(start[1]) < function.indefinite_below}
+        for name, path in (("plain", plain), ("damped", damped.path)):
+            values = np.array([function.value(point) for point in path])
+            kind, distance = function.nearest_stationary_point(path[-1])
+            record[name] = {"steps": int(path.shape[0] - 1), "end": path[-1].tolist(), "final_value": float(values[-1]),
+                            "ends_at": kind, "distance": distance,
+                            "uphill_steps": int(np.count_nonzero(np.diff(values) > 0))}
+        record["damped"]["damped_steps"] = int(damped.damped_steps)
+        records.append(record)
+    return function, runs, records
+
+
+def schedule_curves(steps: int = SCHEDULE_STEPS) -> dict[str, np.ndarray]:
+    """Part 5: schedule name -> η_k for k = 0 … steps − 1, with η₀ = 1."""
     from hepmlp.optim import make_schedule
 
     curves = {}
@@ -163,30 +229,113 @@ def schedule_curves(steps: int = 10_000) -> dict[str, np.ndarray]:
     return curves
 
 
-def run_optimizer_study(outdir: str | os.PathLike, *, formats: Sequence[str] = ("png", "pdf"),
-                        progress: bool = True) -> list[dict]:
-    """Run the three parts and write ``steps.json``, ``steps.csv`` and ``plots/`` into ``outdir``."""
-    outdir = Path(outdir)
+def schedule_sums(curves: dict[str, np.ndarray]) -> dict[str, dict]:
+    """name -> options and the partial sums Σ η_k and Σ η_k² over all steps, and over the first half."""
+    sums = {}
+    for name, rates in curves.items():
+        half = rates.size // 2
+        sums[name] = {"options": SCHEDULE_SETTINGS[name], "steps": int(rates.size),
+                      "sum_rates": float(rates.sum()), "sum_squares": float((rates**2).sum()),
+                      "sum_rates_half": float(rates[:half].sum()), "sum_squares_half": float((rates[:half] ** 2).sum())}
+    return sums
+
+
+@dataclass(frozen=True)
+class Study:
+    """Everything the five parts computed: ``document`` (what ``steps.json`` holds) and the runs the figures draw."""
+
+    document: dict
+    parabola: Quadratic
+    regime_runs: dict
+    quadratic: Quadratic
+    quadratic_runs: dict
+    saddle: SaddleFunction
+    saddle_paths: list
+    schedule_curves: dict
+
+
+def compute_study() -> Study:
+    """Run parts 1–5 (no files, no figures)."""
     function_1d, regime_runs = step_size_runs()
     function_2d, runs_2d, records = method_runs()
+    sweep = condition_sweep()
+    saddle, saddle_paths, saddle_records = saddle_runs()
     curves = schedule_curves()
+    lambda_min, lambda_max = CONDITION_EIGENVALUES
+    document = {
+        "problem": {"A": function_2d.A.tolist(), "x0": list(QUADRATIC_START),
+                    "eigenvalues": list(CONDITION_EIGENVALUES), "rotation_degrees": ROTATION_DEGREES,
+                    "condition_number": lambda_max / lambda_min, "two_over_lambda_max": 2 / lambda_max},
+        "methods": records,
+        "condition_sweep": sweep,
+        "saddle": {"function": "F(x, y) = x^2 - y^2 + y^4/4", "indefinite_below": saddle.indefinite_below,
+                   "runs": saddle_records},
+        "schedules": schedule_sums(curves),
+    }
+    return Study(document, function_1d, regime_runs, function_2d, runs_2d, saddle, saddle_paths, curves)
+
+
+def run_optimizer_study(outdir: str | os.PathLike, *, formats: Sequence[str] = ("png", "pdf"),
+                        progress: bool = True) -> list[dict]:
+    """Run the five parts and write ``steps.json``, ``steps.csv`` and ``plots/`` into ``outdir``."""
+    import pandas as pd
+
+    from hepmlp.evaluate.convergence_plots import (
+        plot_condition_sweep,
+        plot_newton_saddle,
+        plot_schedules,
+    )
+    from hepmlp.evaluate.optimizer_plots import (
+        plot_quadratic_1d_loss,
+        plot_quadratic_1d_parabola,
+        plot_quadratic_2d_loss,
+        plot_quadratic_2d_paths,
+    )
+
+    outdir = Path(outdir)
+    study = compute_study()
+    document = study.document
+    records = document["methods"]
     with atomic_outputs(outdir / "steps.json", outdir / "steps.csv", outdir / "plots") as (json_tmp, csv_tmp, plots):
         plots.mkdir()
-        plot_quadratic_1d_loss(function_1d, regime_runs, plots / "gd_step_sizes", formats=formats)
-        plot_quadratic_1d_parabola(function_1d, regime_runs, plots / "gd_step_sizes_parabola", formats=formats)
-        plot_quadratic_2d_paths(function_2d, runs_2d, records, plots / "quadratic_2d_paths", formats=formats)
-        plot_quadratic_2d_loss(function_2d, runs_2d, plots / "quadratic_2d_loss", tolerance=LOSS_TOLERANCE,
-                               formats=formats)
-        plot_schedules(curves, SCHEDULE_SETTINGS, plots / "schedules", formats=formats)
-        document = {
-            "problem": {"A": function_2d.A.tolist(), "x0": list(QUADRATIC_START),
-                        "eigenvalues": list(CONDITION_EIGENVALUES),
-                        "condition_number": CONDITION_EIGENVALUES[1] / CONDITION_EIGENVALUES[0]},
-            "methods": records,
-        }
+        plot_quadratic_1d_loss(study.parabola, study.regime_runs, plots / "gd_step_sizes", formats=formats)
+        plot_quadratic_1d_parabola(study.parabola, study.regime_runs, plots / "gd_step_sizes_parabola",
+                                   formats=formats)
+        plot_quadratic_2d_paths(study.quadratic, study.quadratic_runs, records, plots / "quadratic_2d_paths",
+                                formats=formats)
+        plot_quadratic_2d_loss(study.quadratic, study.quadratic_runs, plots / "quadratic_2d_loss",
+                               tolerance=LOSS_TOLERANCE, formats=formats)
+        plot_condition_sweep(document["condition_sweep"], plots / "steps_vs_condition_number", formats=formats)
+        plot_newton_saddle(study.saddle, study.saddle_paths, document["saddle"]["runs"], plots / "newton_saddle",
+                           formats=formats)
+        plot_schedules(study.schedule_curves, SCHEDULE_SETTINGS, plots / "schedules", formats=formats)
         json_tmp.write_text(json.dumps(document, indent=2) + "\n")
         pd.DataFrame(records).to_csv(csv_tmp, index=False)
     if progress:
         summary = ", ".join(f"{r['method']} {r['steps_to_loss_tolerance']}" for r in records)
         print(f"optimizer-study: steps to F - F* <= {LOSS_TOLERANCE:g}: {summary}", file=sys.stderr)
     return records
+
+
+def caption_numbers(path: str | os.PathLike) -> dict:
+    """The numbers the report's captions state, from a study's ``steps.json`` ({} if it does not exist yet).
+
+    The plots rule passes them to ``workflow/report/optimizers.rst`` as
+    ``snakemake.params.study``: ``problem``, ``methods`` (method -> its
+    record of part 2), ``sweep`` (κ values, steps per method, tolerance),
+    ``saddle`` (one record per start) and ``schedules`` (partial sums).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    document = json.loads(path.read_text())
+    sweep = document["condition_sweep"]
+    return {
+        "problem": document["problem"],
+        "methods": {record["method"]: record for record in document["methods"]},
+        "sweep": {"condition_numbers": sweep["condition_numbers"], "start": sweep["start"],
+                  "relative_tolerance": sweep["relative_tolerance"],
+                  "steps": {method: entry["steps"] for method, entry in sweep["methods"].items()}},
+        "saddle": document["saddle"],
+        "schedules": document["schedules"],
+    }
