@@ -26,6 +26,27 @@ import pytest
 from hepmlp.nn import MLP, fit, hessian
 from hepmlp.optim import make_schedule, minimize
 
+# --- The sigmoid ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output", [False, True])
+def test_sigmoid_and_its_derivative(output):
+    """θ(z) = 1/(1 + e^{−z}) = ½(1 + tanh(z/2)) in (0, 1), and θ' = θ(1 − θ) (slide "Sigmoidfunktion")."""
+    from hepmlp.nn.activations import hidden_unit, output_unit
+
+    unit = output_unit("sigmoid") if output else hidden_unit("sigmoid")
+    z = np.linspace(-12.0, 12.0, 49).reshape(-1, 1)
+    y = unit.forward(z, np.empty_like(z))
+    np.testing.assert_allclose(y, 1 / (1 + np.exp(-z)), rtol=1e-11, atol=1e-16)
+    np.testing.assert_allclose(y, 0.5 * (1 + np.tanh(z / 2)), rtol=1e-11, atol=1e-16)
+    assert np.all((y > 0) & (y < 1))
+    np.testing.assert_allclose(unit.derivative(z, y), y * (1 - y), rtol=1e-12, atol=1e-16)
+    step = 1e-6
+    upper = unit.forward(z + step, np.empty_like(z))
+    lower = unit.forward(z - step, np.empty_like(z))
+    np.testing.assert_allclose(unit.derivative(z, y), (upper - lower) / (2 * step), rtol=1e-6, atol=1e-9)
+
+
 # --- MSE: the sign of value, gradient and curvature ---------------------------------
 
 

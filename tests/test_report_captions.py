@@ -333,6 +333,11 @@ def test_optimizer_captions_state_the_numbers_of_the_run(study_numbers):
                 f"{methods['nesterov']['steps_to_loss_tolerance']} steps.",
                 "minimum in 1 step."]
     assert [item for item in expected if item not in paths] == [], paths
+    loss = shown("quadratic_2d_loss")
+    for method, record in methods.items():
+        assert (f"{method} (η = {_number(record['learning_rate'])}" in loss
+                and f"{record['steps_to_loss_tolerance']} steps to the tolerance, stopped after "
+                    f"{record['steps_until_stopping_rule']}." in loss), loss
     condition = shown("steps_vs_condition_number")
     for method, steps in study_numbers["sweep"]["steps"].items():
         assert f"{method}: {', '.join(map(str, steps))} steps" in condition, condition

@@ -71,6 +71,17 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
+def optimizer_study_numbers(wildcards, output):
+    """The numbers of the optimizer study's steps.json, for its captions (rule plots, params.study).
+
+    A function of the output: Snakemake evaluates it again when it writes the
+    report, after the study ran, and does not count it as a change of params.
+    """
+    from hepmlp.evaluate.optimizer_study import caption_numbers
+
+    return caption_numbers(output.steps)
+
+
 # --- Generated default data ---------------------------------------------------
 EVENTS = config["generate"]["events"]
 CALORIMETER = config["generate"]["calorimeter"]

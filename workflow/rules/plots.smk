@@ -3,17 +3,6 @@
 # of everything.
 
 
-def optimizer_study_numbers(wildcards, output):
-    """The numbers of the study's steps.json for the captions (workflow/report/optimizers.rst).
-
-    A function of the output: Snakemake evaluates it again when it writes the
-    report, after the study ran, and never counts it as a change of params.
-    """
-    from hepmlp.evaluate.optimizer_study import caption_numbers
-
-    return caption_numbers(output.steps)
-
-
 rule plots:
     input:
         code=package_code("optim", "evaluate", "stages/evaluate.py"),

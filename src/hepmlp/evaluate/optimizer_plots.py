@@ -129,10 +129,10 @@ def plot_quadratic_2d_loss(function, runs: Mapping, stem: str | os.PathLike, *, 
     """F(x_k) − F* against the step k (log-log) for each method, with the tolerance line."""
     minimum_value = function.value(function.minimum)
     figure, ax = new_figure()
-    for index, (method, result) in enumerate(runs.items()):
+    for method, result in runs.items():
         steps = np.arange(1, result.losses.size + 1)
-        ax.plot(steps, np.maximum(result.losses - minimum_value, LOSS_FLOOR), color=colour(index), linewidth=1.6,
-                label=method)
+        ax.plot(steps, np.maximum(result.losses - minimum_value, LOSS_FLOOR),
+                color=METHOD_COLOURS.get(method, "purple"), linewidth=1.6, label=method)
     ax.axhline(tolerance, color="grey", linestyle=":", label=f"tolerance {tolerance:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
