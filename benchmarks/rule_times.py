@@ -42,13 +42,18 @@ def summarise(results: Path, rules_dir: Path) -> list[dict]:
     aliases = {"plots": "optimizer_study"}
     prefixes = sorted(((aliases.get(rule, rule), rule) for rule in rules), key=lambda item: -len(item[0]))
     table: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "wall": 0.0, "max_wall": 0.0, "cpu": 0.0, "rss": 0.0})
-    for path in sorted(results.glob("*.tsv")):
+    for path in sorted(results.rglob("*.tsv")):  # scan points and scans write into sub-folders
         with path.open() as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
         if not rows:
             continue
         row = rows[-1]
-        entry = table[benchmark_rule(path.stem, prefixes)]
+        stem = path.relative_to(results).with_suffix("").as_posix()
+        if stem.startswith("scans/"):
+            rule = "summarise_scan" if stem.endswith("/summarise") else "evaluate_scan_point"
+        else:
+            rule = benchmark_rule(stem, prefixes)
+        entry = table[rule]
         wall = float(row["s"])
         entry["jobs"] += 1
         entry["wall"] += wall
