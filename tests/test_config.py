@@ -58,6 +58,14 @@ def test_defaults_are_not_shared_between_models(config):
         (lambda c: c["split"].update(train="most"), "config key split.train: 'most' should be of type number"),
         (lambda c: c.pop("features"), "'features' is a required property"),
         (lambda c: c["samples"]["hww"].pop("class"), "config key samples.hww: 'class' is a required property"),
+        (lambda c: c["classification"].update(templates={"binning": "quantile"}),
+         "classification.templates.binning: 'quantile' is not allowed; choose one of: flat_signal, uniform"),
+        (lambda c: c["classification"].update(templates={"normalisation_uncertainty": 1.5}),
+         "config key classification.templates.normalisation_uncertainty: 1.5 is greater than or equal to the maximum of 1"),
+        (lambda c: c["classification"].update(templates={"normalisation_uncertainty": {"ww": "ten"}}),
+         "config key classification.templates.normalisation_uncertainty"),
+        (lambda c: c["classification"].update(bootstrap={"resamples": 50}),
+         "config key classification.bootstrap.resamples: 50 is less than the minimum of 200"),
     ],
 )
 def test_errors_name_the_key_and_the_allowed_values(config, change, expected):

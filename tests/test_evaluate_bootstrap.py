@@ -90,6 +90,17 @@ def test_asimov_replicates_at_unit_multiplicities_equal_the_templates(events):
     z = bootstrap.asimov_replicates(bin_index(scores, edges), is_signal, np.abs(weights),
                                     np.ones((2, scores.size)), edges.size - 1)
     np.testing.assert_allclose(z, asimov_significance(templates.signal.values, templates.background.values))
+    z_mcstat = bootstrap.asimov_replicates(bin_index(scores, edges), is_signal, np.abs(weights),
+                                           np.ones((2, scores.size)), edges.size - 1, with_mc_uncertainty=True)
+    np.testing.assert_allclose(z_mcstat, asimov_significance(templates.signal.values, templates.background.values,
+                                                             templates.background.errors))
+    assert np.all(z_mcstat < z)
+    # k copies of an event add k w² to the MC error: doubling every count halves the relative error
+    doubled = bootstrap.asimov_replicates(bin_index(scores, edges), is_signal, np.abs(weights),
+                                          np.full((1, scores.size), 2.0), edges.size - 1, with_mc_uncertainty=True)
+    expected = asimov_significance(2 * templates.signal.values, 2 * templates.background.values,
+                                   np.sqrt(2) * templates.background.errors)
+    np.testing.assert_allclose(doubled, expected)
 
 
 def test_paired_difference_of_a_model_with_itself_is_zero_and_not_significant(events):

@@ -50,6 +50,22 @@ def test_asimov_is_vectorised_over_leading_axes():
     assert z[2] == 0.0
 
 
+def test_asimov_with_background_uncertainty_by_hand_and_its_limits():
+    # s = b = σ² = 10: 2 [20 ln(20·20 / (100 + 200)) − (100/10) ln(1 + 100 / (10·20))]
+    #                = 2 [5.75364 − 4.05465] = 3.39798, Z = 1.84336
+    assert significance.asimov_significance([10.0], [10.0], [math.sqrt(10.0)]) == pytest.approx(1.84336, abs=1e-5)
+    plain = significance.asimov_significance([10.0, 5.0], [100.0, 20.0])
+    assert significance.asimov_significance([10.0, 5.0], [100.0, 20.0], [1e-5, 0.0]) == pytest.approx(plain, rel=1e-6)
+    assert significance.asimov_significance([10.0, 5.0], [100.0, 20.0], [10.0, 5.0]) < plain
+
+
+@pytest.mark.parametrize("s, b, error", [(50.0, 1000.0, 30.0), (50.0, 1000.0, 100.0), (20.0, 100.0, 30.0)])
+def test_asimov_with_mc_error_approximates_pyhf_staterror(s, b, error):
+    """Cowan's formula assumes a Poisson-measured background, pyhf a Gaussian constraint: close, not equal."""
+    result = significance.pyhf_results(significance.workspace(make_templates([s], {"bkg": ([b], [error])})))
+    assert significance.asimov_significance([s], [b], [error]) == pytest.approx(result.significance, rel=0.06)
+
+
 def test_asimov_needs_positive_background():
     with pytest.raises(ValueError, match="positive background"):
         significance.asimov_significance([1.0, 1.0], [10.0, 0.0])

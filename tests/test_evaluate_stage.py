@@ -129,21 +129,20 @@ def test_evaluate_classifier_binary_writes_every_key_and_figure(binary_setup):
     assert written["train_seconds"] == pytest.approx(history["seconds"].sum())
     assert plot_stems(["background", "signal"]) == [
         "roc", "roc_rejection", "score_distribution", "loss_history",
-        "feature_ranking", "significance"]
+        "feature_ranking", "significance", "templates"]
     assert_figures(model / "plots", plot_stems(["background", "signal"]))
     assert not list(model.glob(".*partial*"))
 
 
 def test_significance_yields_refer_to_the_whole_sample(binary_setup):
-    from hepmlp.evaluate.classifier_report import compute_metrics, read_frames, score_frames
+    from hepmlp.evaluate.evaluation import evaluate_model
+    from hepmlp.evaluate.evaluation_metrics import evaluation_metrics
+    from hepmlp.evaluate.scoring import read_frames
 
     dataset, (model_dir, _) = binary_setup
-    model = load_trained(model_dir)
-    frames = read_frames(dataset)
-    scored = score_frames(model.score, model.features, frames, n_outputs=1)
-    info = json.loads((dataset / "dataset.json").read_text())
-    values, details = compute_metrics(model, info, frames, scored)
-    total = pd.concat(frames.values())
+    evaluation = evaluate_model(model_dir, dataset)
+    values, details = evaluation_metrics(evaluation)
+    total = pd.concat(read_frames(dataset).values())
     signal_total = total.loc[total["label"] == 1, "weight"].sum()
     background_total = total.loc[total["label"] == 0, "weight"].sum()
     # with no cut, the scaled test yields are the whole samples' expected event counts
@@ -152,7 +151,7 @@ def test_significance_yields_refer_to_the_whole_sample(binary_setup):
     assert scan.signal_yield[0] == pytest.approx(signal_total)
     assert scan.background_yield[0] == pytest.approx(background_total)
     assert 0 < values["signal_yield_at_best_cut"] <= signal_total * (1 + 1e-9)
-    again, _ = compute_metrics(model, info, frames, scored)
+    again, _ = evaluation_metrics(evaluate_model(model_dir, dataset))
     assert again == values
 
 
@@ -160,8 +159,10 @@ def test_compare_models_with_baselines(binary_setup, tmp_path):
     dataset, models = binary_setup
     outdir = tmp_path / "comparison"
     table = compare_models(PNG_ONLY, dataset, models, outdir, progress=False)
-    assert list(table["model"]) == ["adam", "momentum", "sklearn_mlp", "hist_gradient_boosting"]
-    assert list(table["kind"]) == ["hepmlp", "hepmlp", "baseline", "baseline"]
+    kinds = dict(zip(table["model"], table["kind"]))
+    assert kinds == {"adam": "hepmlp", "momentum": "hepmlp", "sklearn_mlp": "baseline",
+                     "hist_gradient_boosting": "baseline"}
+    assert list(table["rank"]) == [1, 2, 3, 4]  # ordered by pyhf significance (test_evaluate_physics_stage)
     written = pd.read_csv(outdir / "metrics.csv")
     assert written["auc_test"].between(0.5, 1.0).all()
     markdown = (outdir / "metrics.md").read_text()
@@ -192,7 +193,9 @@ def test_multiclass_path(tmp_path):
     outdir = tmp_path / "comparison"
     table = compare_models(dict(PNG_ONLY, classification={"baselines": ["hist_gradient_boosting"]}), dataset,
                            [model], outdir, progress=False)
-    assert list(table["model"]) == ["softmax", "hist_gradient_boosting"]
+    assert set(table["model"]) == {"softmax", "hist_gradient_boosting"}
+    assert (model / "templates.root").is_file() and (model / "workspace.json").is_file()  # signal vs WW + ttbar
+    assert "templates" not in plot_stems(["a", "b", "c"])
     assert_figures(outdir / "plots", COMPARISON_STEMS, ("png",))
 
 
@@ -242,7 +245,8 @@ def test_a_failure_leaves_no_partial_outputs(binary_setup, tmp_path, monkeypatch
 
     dataset, (model, _) = binary_setup
     copy = tmp_path / "model"
-    shutil.copytree(model, copy, ignore=shutil.ignore_patterns("metrics.json", "evaluation.parquet", "plots"))
+    shutil.copytree(model, copy, ignore=shutil.ignore_patterns("metrics.json", "evaluation.parquet", "plots",
+                                                               "templates.root", "workspace.json"))
 
     def broken(*args, **kwargs):
         raise RuntimeError("drawing failed")
@@ -270,7 +274,7 @@ def test_plot_inputs_draws_the_classification_dataset(binary_setup, tmp_path):
 
 
 def test_yield_scale_when_negative_weights_were_dropped_in_training():
-    from hepmlp.evaluate.classifier_report import yield_scale
+    from hepmlp.evaluate.scoring import yield_scale
 
     def frame(weights):
         return pd.DataFrame({"sample": ["ttbar"] * len(weights), "weight": np.asarray(weights, dtype=float)})

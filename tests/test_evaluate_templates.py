@@ -61,13 +61,41 @@ def events():
     return scores, is_signal, weights, samples
 
 
-def test_flat_signal_bins_hold_equal_signal_yields_before_merging(events):
+def test_flat_signal_bins_hold_equal_signal_yields_where_background_is_plentiful(events):
     scores, is_signal, weights, _ = events
-    edges = templates.signal_quantile_edges(scores[is_signal], weights[is_signal], 8)
-    assert edges.size == 9
+    edges = templates.template_edges(scores, is_signal, weights, bins=8, min_background_events=1)
+    assert 6 <= edges.size - 1 <= 8  # the top bin may have to grow to reach a background event
     yields = templates.histogram(scores[is_signal], weights[is_signal], edges).values
-    # continuous scores: each bin holds 1/8 of the signal yield up to one event's weight
-    np.testing.assert_allclose(yields, np.sum(weights[is_signal]) / 8, atol=0.031)
+    # each bin closes at the first event that reaches 1/8 of the signal: equal up to one event's weight (0.03),
+    # except the top bin, which grows until it holds a background event, and the lowest, which takes the rest
+    np.testing.assert_allclose(yields[1:-1], np.sum(weights[is_signal]) / 8, atol=0.031)
+    assert yields[-1] >= np.sum(weights[is_signal]) / 8 * (1 - 1e-12)
+
+
+def test_flat_signal_by_hand():
+    # scores from high to low: S S B S B B S S B B; 3 bins wanted, so 5/3 of the signal per bin
+    scores = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+    is_signal = np.array([1, 1, 0, 1, 0, 0, 1, 1, 0, 0], bool)
+    # at least 2 background events: the top bin must grow down to 0.7 (3 S, 2 B); [0.3, 0.7) closes (2 S, 2 B);
+    # the rest (0.2: 1 B) lacks background and joins the bin above it
+    edges = templates.template_edges(scores, is_signal, np.ones(10), bins=3, min_background_events=2)
+    np.testing.assert_allclose(edges, [0.0, 0.7, 1.0])
+    # at least 1: [0.85, 1] (2 S, 1 B) and [0.5, 0.85) (2 S, 2 B) close; the rest (1 S, 2 B) has too little
+    # signal for a bin of its own size, but enough background: it stays a bin
+    edges = templates.template_edges(scores, is_signal, np.ones(10), bins=3, min_background_events=1)
+    np.testing.assert_allclose(edges, [0.0, 0.5, 0.85, 1.0])
+    edges = templates.template_edges(scores, is_signal, np.ones(10), bins=3, min_background_events=3)
+    np.testing.assert_allclose(edges, [0.0, 1.0])  # [0.6, 1] closes (3 S, 3 B); the rest has 2 B and joins it
+
+
+def test_a_very_good_classifier_keeps_a_pure_top_bin_with_enough_background():
+    generator = np.random.default_rng(1)
+    scores = np.r_[generator.uniform(0.95, 1.0, 300), generator.uniform(0.0, 0.5, 2000), [0.96, 0.97, 0.98]]
+    is_signal = np.r_[np.ones(300, bool), np.zeros(2003, bool)]
+    edges = templates.template_edges(scores, is_signal, np.ones(scores.size), bins=10, min_background_events=3)
+    counts = np.bincount(templates.bin_index(scores[~is_signal], edges), minlength=edges.size - 1)
+    assert counts[-1] == 3 and edges[-2] <= 0.96  # the top bin reaches down to the third background event
+    assert edges.size >= 3
 
 
 @pytest.mark.parametrize("binning", templates.BINNINGS)
@@ -87,11 +115,11 @@ def test_every_bin_keeps_the_minimum_number_of_background_events(events, binning
             assert np.isin(start[start <= scores[~is_signal].max()], edges).all()
 
 
-def test_merging_keeps_the_left_edges_and_combines_the_right_tail(events):
+def test_uniform_merging_keeps_the_left_edges_and_combines_the_right_tail(events):
     scores, is_signal, weights, _ = events
-    start = templates.signal_quantile_edges(scores[is_signal], weights[is_signal], 20)
-    edges = templates.template_edges(scores, is_signal, weights, bins=20, min_background_events=60)
-    # the background-rich low-score edges stay, edges are only removed on the right
+    start = np.linspace(0.0, 1.0, 21)
+    edges = templates.template_edges(scores, is_signal, weights, binning="uniform", bins=20,
+                                     min_background_events=60)
     kept = np.isin(start, edges)
     assert kept[: np.argmin(kept)].all() and np.argmin(kept) > 5
     assert edges.size < start.size

@@ -28,7 +28,7 @@ SHIPPED_CONFIGS = ("config.yaml", "ci.yaml")
 
 CLASSIFIER_FIGURES = ("roc", "roc_rejection", "score_distribution", "loss_history", "significance",
                       "input_features", "correlations", "feature_ranking", "confusion_matrix",
-                      "a_future_figure")
+                      "templates", "a_future_figure")
 REGRESSION_FIGURES = ("response", "resolution", "calibrated_vs_true", "ratio_distributions",
                       "loss_history", "a_future_figure")
 COMPARISON_FIGURES = ("roc", "roc_rejection", "loss_per_epoch", "loss_per_second", "a_future_figure")

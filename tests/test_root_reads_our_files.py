@@ -7,8 +7,8 @@ values uproot reads, and a score tree added as a friend of its ntuple chain
 (``TChain::AddFriend``) must give each entry the score of that very event.
 
 The first tests write small files here; the ``slow`` ones judge the files of
-the CI workflow run (``ci_workflow``), including every ``templates.root`` the
-run wrote (skipped, with the reason, while the workflow writes none).
+the CI workflow run (``ci_workflow``), including the ``templates.root`` of
+every model.
 Everything skips where ROOT is not importable.
 """
 
@@ -213,9 +213,10 @@ def test_ci_score_trees_are_friends_of_their_samples(ROOT, ci_workflow):
 
 @pytest.mark.slow
 def test_root_reads_the_templates_of_the_ci_run(ROOT, ci_workflow):
-    paths = sorted((ci_workflow / "results" / "classification").glob("*/templates.root"))
-    if not paths:
-        pytest.skip("the CI run wrote no results/classification/*/templates.root (the workflow does not make them yet)")
+    config = yaml.safe_load((ci_workflow / "config" / "ci.yaml").read_text())
+    paths = [ci_workflow / "results" / "classification" / model / "templates.root"
+             for model in config["classification"]["models"]]
+    assert paths and all(path.is_file() for path in paths), paths
     for path in paths:
         with uproot.open(path) as file:
             expected = {name: file[name] for name in file.keys(cycle=False) if file[name].classname.startswith("TH1")}

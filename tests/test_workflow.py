@@ -72,7 +72,17 @@ def test_expected_outputs_exist_with_sane_numbers(ci_workflow):
         assert metrics["auc_test"] > 0.7, (model, metrics["auc_test"])
         assert metrics["folds"] == k and len([key for key in metrics if key.startswith("auc_fold_")]) == k
         assert list((folder / "plots").glob("*.png")), f"no figures for {model}"
-    assert (ci_workflow / "results" / "classification" / "comparison" / "metrics.csv").is_file()
+        # the physics result: templates with every sample, pyhf's numbers, bootstrap intervals
+        with uproot.open(folder / "templates.root") as templates:
+            assert {*config["samples"], "total_signal", "total_background"} <= set(templates.keys(cycle=False))
+            assert templates["total_background"].values().min() > 0
+        assert json.loads((folder / "workspace.json").read_text())["channels"][0]["name"] == "classifier"
+        assert 0 < metrics["significance_pyhf"] <= metrics["significance_asimov"], model
+        assert metrics["auc_test_low"] <= metrics["auc_test"] <= metrics["auc_test_high"]
+        assert (folder / "plots" / "templates.png").is_file()
+    comparison = pd.read_csv(ci_workflow / "results" / "classification" / "comparison" / "metrics.csv")
+    assert list(comparison["rank"]) == list(range(1, len(comparison) + 1))
+    assert comparison["significance_pyhf"].is_monotonic_decreasing
     events = pd.read_parquet(ci_workflow / "results" / "dataset" / "events.parquet")
     for sample in config["samples"]:
         with uproot.open(ci_workflow / "results" / "scores" / f"{sample}.root") as handle:
@@ -180,6 +190,21 @@ def test_a_scan_point_that_is_not_a_valid_model_stops_at_start(tmp_path):
     assert "training.batch_size: null" in output and "Traceback" not in output
     assert not (workdir / "results" / "classification").exists()
     shutil.rmtree(workdir)
+
+
+def test_changing_the_template_settings_reruns_the_evaluations_only(ci_workflow):
+    def change(config):
+        config["classification"]["templates"]["min_background_events"] = 5
+
+    original = edit_ci_config(ci_workflow, change)
+    try:
+        jobs = planned_jobs(ci_workflow)
+    finally:
+        (ci_workflow / "config" / "ci.yaml").write_text(original)
+    config = yaml.safe_load(original)
+    evaluated = {wildcards for rule, wildcards in jobs if rule == "evaluate_classifier"}
+    assert evaluated == {f"model={model}" for model in config["classification"]["models"]}
+    assert {rule for rule, _ in jobs} <= {"evaluate_classifier", "compare_models", "report", "all"}
 
 
 def test_changing_a_feature_reruns_dataset_and_everything_after(ci_workflow):

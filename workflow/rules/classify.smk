@@ -7,6 +7,11 @@ MODEL_DIR = "results/classification/{model}"
 # kfold: fold model f lives in results/classification/{model}/fold_{f}/
 TRAINED_DIR = f"{MODEL_DIR}/fold_{{fold}}" if KFOLD else MODEL_DIR
 TRAINED_NAME = "{model}_fold_{fold}" if KFOLD else "{model}"
+# templates per sample and the pyhf workspace, where a class is the signal (HAS_SIGNAL, common.smk)
+PHYSICS_OUTPUTS = (
+    {"templates": f"{MODEL_DIR}/templates.root", "workspace": f"{MODEL_DIR}/workspace.json"} if HAS_SIGNAL else {}
+)
+PHYSICS_SETTINGS = {key: config["classification"][key] for key in ("templates", "bootstrap")}
 
 
 rule train_classifier:
@@ -44,6 +49,7 @@ rule evaluate_classifier:
     output:
         metrics=f"{MODEL_DIR}/metrics.json",
         table=f"{MODEL_DIR}/evaluation.parquet",
+        **PHYSICS_OUTPUTS,
         plots=report(
             directory(f"{MODEL_DIR}/plots"),
             patterns=["{name}.png"],
@@ -53,7 +59,9 @@ rule evaluate_classifier:
             labels={"model": "{model}", "figure": "{name}"},
         ),
     params:
-        settings=as_json({"plots": config["plots"], "luminosity": config["classification"]["luminosity"]}),
+        settings=as_json(
+            {"plots": config["plots"], "luminosity": config["classification"]["luminosity"], **PHYSICS_SETTINGS}
+        ),
     log:
         "logs/classification/evaluate_{model}.log",
     benchmark:
@@ -96,7 +104,11 @@ rule compare_models:
         ),
     params:
         settings=as_json(
-            {"baselines": config["classification"]["baselines"], "models": config["classification"]["models"]}
+            {
+                "baselines": config["classification"]["baselines"],
+                "models": config["classification"]["models"],
+                **PHYSICS_SETTINGS,
+            }
         ),
         model_dirs=expand(MODEL_DIR, model=MODELS),
         scans=lambda wildcards, input: f"--scans {' '.join(input.scans)}" if input.scans else "",

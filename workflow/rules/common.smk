@@ -158,6 +158,10 @@ TRAINING_SAMPLES = [name for name in SAMPLES if config["samples"][name].get("tra
 KFOLD = config["split"]["method"] == "kfold"
 FOLDS = list(range(config["split"]["folds"])) if KFOLD else []
 
+# The physics result (templates.root, workspace.json) needs a signal: two classes, or one named "signal".
+CLASSES = list(dict.fromkeys(config["samples"][name]["class"] for name in TRAINING_SAMPLES))
+HAS_SIGNAL = len(CLASSES) == 2 or "signal" in CLASSES
+
 
 def all_outputs():
     outputs = [

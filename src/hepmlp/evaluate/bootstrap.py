@@ -15,7 +15,8 @@ Per resample, on events sorted once by decreasing score:
   ε_B = B/B(n) at the last event of each distinct score (ties together), as
   ``metrics.roc_curve``; AUC_r = ∫ ε_S dε_B (trapezoids);
 - ε_S at fixed ε_B by linear interpolation, as ``metrics.signal_efficiency_at``;
-- binned yields s_r, b_r per template bin, and Z_A,r from them.
+- binned yields s_r, b_r (and Σ k w² of the background) per template bin,
+  and Z_A,r from them.
 
 The interval of a quantity is the central ``level`` percentile interval of
 its replicates: [q_{(1−level)/2}, q_{(1+level)/2}].
@@ -128,17 +129,26 @@ def binned_yield_replicates(bins, weights, counts, n_bins: int) -> np.ndarray:
     return counts @ one_hot
 
 
-def asimov_replicates(bins, is_signal, weights, counts, n_bins: int) -> np.ndarray:
-    """``(R,)`` Z_A of the resampled template yields (fixed binning); NaN where a bin's b ≤ 0."""
+def asimov_replicates(bins, is_signal, weights, counts, n_bins: int, *,
+                      with_mc_uncertainty: bool = False) -> np.ndarray:
+    """``(R,)`` Z_A of the resampled template yields (fixed binning); NaN where a bin's b ≤ 0.
+
+    ``with_mc_uncertainty``: Z_A with the background known to ±√(Σ k w²), the
+    resample's MC statistical error (``significance.asimov_significance``).
+    """
     is_signal = np.asarray(is_signal, dtype=bool)
-    signal = binned_yield_replicates(np.asarray(bins)[is_signal], np.asarray(weights)[is_signal],
-                                     np.asarray(counts)[:, is_signal], n_bins)
-    background = binned_yield_replicates(np.asarray(bins)[~is_signal], np.asarray(weights)[~is_signal],
-                                         np.asarray(counts)[:, ~is_signal], n_bins)
+    bins, weights, counts = np.asarray(bins), np.asarray(weights, dtype=np.float64), np.asarray(counts)
+    signal = binned_yield_replicates(bins[is_signal], weights[is_signal], counts[:, is_signal], n_bins)
+    background = binned_yield_replicates(bins[~is_signal], weights[~is_signal], counts[:, ~is_signal], n_bins)
+    uncertainty = None
+    if with_mc_uncertainty:  # k copies of an event of weight w add k w² to Σw²
+        uncertainty = np.sqrt(binned_yield_replicates(bins[~is_signal], weights[~is_signal] ** 2,
+                                                      counts[:, ~is_signal], n_bins))
     valid = np.all(background > 0, axis=1)
     result = np.full(counts.shape[0], np.nan)
     if valid.any():
-        result[valid] = asimov_significance(signal[valid], background[valid])
+        result[valid] = asimov_significance(signal[valid], background[valid],
+                                            None if uncertainty is None else uncertainty[valid])
     return result
 
 

@@ -5,14 +5,20 @@ Evaluates the model folder (one model, or k fold models) with
 every event's out-of-fold score -- and writes, all-or-nothing,
 
 - ``MODEL/metrics.json``: flat, keys documented in ``classifier_metrics``
-  and, for k folds, ``evaluation_metrics``;
+  and, for k folds, ``evaluation_metrics``, and, for the physics result,
+  ``physics``;
 - ``MODEL/evaluation.parquet``: the evaluation table (score, label, class,
   weight, yield_weight, sample, event, fold per evaluated event);
-- ``MODEL/plots/<stem>.<format>`` for every stem of ``plot_stems(classes)``.
+- ``MODEL/plots/<stem>.<format>`` for every stem of ``plot_stems(classes)``;
+- where a class is the signal (binary, or a class named ``signal``):
+  ``MODEL/templates.root`` (TH1D per sample and the sums,
+  ``hepmlp.io.template_files``) and ``MODEL/workspace.json`` (pyhf).
 
 Metrics and figures use the physical ``weight`` column (normalised to the
-luminosity by the dataset stage); the significance uses ``yield_weight``
-so that yields refer to the full luminosity.
+luminosity by the dataset stage); the significance, the templates and the
+pyhf workspace use ``yield_weight`` so that yields refer to the full
+luminosity (with k folds every event is evaluated and ``yield_weight`` =
+``weight``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,29 +34,26 @@ import numpy as np
 
 from hepmlp.data.store import read_info
 from hepmlp.evaluate import metrics
-from hepmlp.evaluate.classifier_metrics import ClassifierDetails, ScoredSplit, training_metrics
+from hepmlp.evaluate.classifier_metrics import ClassifierDetails, ScoredSplit
 from hepmlp.evaluate.distribution_plots import ScorePanel, WeightedSample, plot_train_test, plot_train_test_panels
 from hepmlp.evaluate.evaluation import Evaluation, evaluate_model
-from hepmlp.evaluate.evaluation_metrics import SIGNIFICANCE_CUTS, evaluation_metrics  # noqa: F401
-from hepmlp.evaluate.evaluation_metrics import score_metrics as split_score_metrics
+from hepmlp.evaluate.evaluation_metrics import evaluation_metrics
 from hepmlp.evaluate.history_plots import plot_loss_comparison, plot_loss_history
 from hepmlp.evaluate.input_plots import plot_feature_ranking
+from hepmlp.evaluate.physics import PhysicsResult
+from hepmlp.evaluate.physics_report import SIGNAL_CLASS, has_signal, physics_metrics, physics_summary
 from hepmlp.evaluate.roc_plots import plot_rejection, plot_roc
 from hepmlp.evaluate.selection_plots import plot_confusion_matrix, plot_significance
-from hepmlp.evaluate.scoring import (  # noqa: F401  (re-exported: the comparison and tests use them from here)
-    WEIGHT_COLUMN,
-    check_classes_present,
-    check_model_against_dataset,
-    read_frames,
-    score_frames,
-    yield_scale,
-)
+from hepmlp.evaluate.template_plots import plot_templates
+from hepmlp.io.template_files import write_templates, write_workspace
 from hepmlp.output_values import jsonable
 from hepmlp.outputs import atomic_outputs
 
 METRICS_FILE = "metrics.json"
 EVALUATION_FILE = "evaluation.parquet"
 PLOTS_DIR = "plots"
+TEMPLATES_FILE = "templates.root"
+WORKSPACE_FILE = "workspace.json"
 IMPORTANCE_REPEATS = 3
 IMPORTANCE_SEED = 1
 COMMON_STEMS = ("roc", "roc_rejection", "score_distribution", "loss_history", "feature_ranking")
@@ -58,16 +62,15 @@ COMMON_STEMS = ("roc", "roc_rejection", "score_distribution", "loss_history", "f
 def plot_stems(classes: Sequence[str]) -> list[str]:
     """The figure names (without extension) ``evaluate-classifier`` writes into ``plots/``.
 
-    Binary: the common figures + ``significance``.  Multi-class: the common
-    figures + ``confusion_matrix``, + ``significance`` when a class is named
-    ``signal``.
+    Binary: the common figures + ``significance`` and ``templates``.
+    Multi-class: the common figures + ``confusion_matrix``, + ``significance``
+    and ``templates`` when a class is named ``signal``.
     """
     stems = list(COMMON_STEMS)
-    if len(classes) == 2:
-        return stems + ["significance"]
-    stems.append("confusion_matrix")
-    if "signal" in classes:
-        stems.append("significance")
+    if len(classes) != 2:
+        stems.append("confusion_matrix")
+    if has_signal(classes):
+        stems += ["significance", "templates"]
     return stems
 
 
@@ -77,31 +80,26 @@ def plot_settings(config: dict) -> tuple[tuple[str, ...], int]:
     return tuple(plots.get("formats") or ("png", "pdf")), int(plots.get("bins") or 40)
 
 
-def score_metrics(classes: Sequence[str], frames, scored, info: dict | None = None) -> tuple[dict, ClassifierDetails]:
-    """The score-based metrics (no training keys) of scored train/test splits; ``info``: dataset.json."""
-    return split_score_metrics(list(classes), scored["train"], scored["test"], yield_scale(frames, info))
-
-
-def compute_metrics(model, info: dict, frames, scored) -> tuple[dict, ClassifierDetails]:
-    """The flat metrics dict of a hepmlp model and the curves behind it (see ``classifier_metrics``)."""
-    values, details = score_metrics(info["classes"], frames, scored, info)
-    values.update(training_metrics(model.history, model.mlp.n_params))
-    return values, details
-
-
 def _class_samples(split: ScoredSplit, classes: Sequence[str], column: int | None) -> dict[str, WeightedSample]:
     return {name: WeightedSample(*split.select(split.labels == index, column)) for index, name in enumerate(classes)}
 
 
+def _band_label(physics: PhysicsResult | None) -> str:
+    return f"{physics.values['bootstrap_level']:.0%} CL bootstrap" if physics else ""
+
+
 def _score_figures(plots: Path, classes, evaluation: Evaluation, details: ClassifierDetails, bins: np.ndarray,
-                   formats) -> None:
+                   formats, physics: PhysicsResult | None = None) -> None:
     train, test = evaluation.train, evaluation.test
     test_label = "out-of-fold" if evaluation.kfold else "test"
+    band_label = _band_label(physics)
     if len(classes) == 2:
         test_curve, train_curve = {"": details.roc_test[""]}, {"": details.roc_train[""]}
-        plot_roc(test_curve, plots / "roc", reference_curves=train_curve, formats=formats,
-                 **({"title": "every event, out-of-fold"} if evaluation.kfold else {}))
-        plot_rejection(test_curve, plots / "roc_rejection", reference_curves=train_curve, formats=formats)
+        bands = {"": physics.roc_band} if physics else None
+        plot_roc(test_curve, plots / "roc", reference_curves=train_curve, formats=formats, bands=bands,
+                 band_label=band_label, **({"title": "every event, out-of-fold"} if evaluation.kfold else {}))
+        plot_rejection(test_curve, plots / "roc_rejection", reference_curves=train_curve, formats=formats,
+                       bands=bands, band_label=band_label)
         pvalues = details.ks_pvalues[""]
         plot_train_test(
             _class_samples(test, classes, None), _class_samples(train, classes, None), plots / "score_distribution",
@@ -111,10 +109,11 @@ def _score_figures(plots: Path, classes, evaluation: Evaluation, details: Classi
     else:
         roc_test = {name: details.roc_test[name] for name in classes}
         roc_train = {name: details.roc_train[name] for name in classes}
+        bands = {SIGNAL_CLASS: physics.roc_band} if physics else None
         plot_roc(roc_test, plots / "roc", reference_curves=roc_train, title=f"one vs rest ({test_label})",
-                 formats=formats)
+                 formats=formats, bands=bands, band_label=band_label)
         plot_rejection(roc_test, plots / "roc_rejection", reference_curves=roc_train,
-                       title=f"one vs rest ({test_label})", formats=formats)
+                       title=f"one vs rest ({test_label})", formats=formats, bands=bands, band_label=band_label)
         panels = [
             ScorePanel(_class_samples(test, classes, index), _class_samples(train, classes, index),
                        details.ks_pvalues[name], f"Score of class {name}")
@@ -144,17 +143,23 @@ def _ranking_figure(plots: Path, evaluation: Evaluation, formats) -> None:
 
 
 def write_classifier_report(evaluation: Evaluation, values: dict, details: ClassifierDetails, plots: Path, *,
-                            config: dict, luminosity: float | None = None) -> None:
+                            config: dict, luminosity: float | None = None,
+                            physics: PhysicsResult | None = None) -> None:
     """Draw every figure of ``plot_stems`` into the folder ``plots``.
 
     ``loss_history``: one model's train and validation loss with its learning
-    rate, or every fold model's losses in one figure.
+    rate, or every fold model's losses in one figure.  ``templates``: the
+    stacked templates of ``physics`` (where a class is the signal).
     """
     formats, bins_count = plot_settings(config)
     classes = evaluation.classes
     plots.mkdir(parents=True, exist_ok=True)
     bins = np.linspace(0.0, 1.0, bins_count + 1)
-    _score_figures(plots, classes, evaluation, details, bins, formats)
+    _score_figures(plots, classes, evaluation, details, bins, formats, physics)
+    luminosity = (config.get("classification") or {}).get("luminosity") or luminosity
+    if physics is not None:
+        plot_templates(physics.templates, plots / "templates", luminosity=luminosity,
+                       summary=physics_summary(physics.values), formats=formats)
     if evaluation.kfold:
         plot_loss_comparison(evaluation.histories, plots / "loss_history", against="epoch",
                              loss_label="Cross-entropy loss", formats=formats)
@@ -162,7 +167,6 @@ def write_classifier_report(evaluation: Evaluation, values: dict, details: Class
         plot_loss_history(evaluation.histories[""], plots / "loss_history", best_epoch=values.get("best_epoch"),
                           loss_label="Cross-entropy loss", title=evaluation.name, formats=formats)
     if details.significance is not None:
-        luminosity = (config.get("classification") or {}).get("luminosity") or luminosity
         xlabel = "Cut on classifier output" if len(classes) == 2 else "Cut on the signal score"
         plot_significance(details.significance, plots / "significance", luminosity=luminosity, xlabel=xlabel,
                           formats=formats)
@@ -179,16 +183,30 @@ def evaluate_classifier(config: dict, model_dir: str | os.PathLike, dataset_dir:
         print(f"evaluate-classifier {evaluation.name}: scored {len(evaluation.table)} events ({what})",
               file=sys.stderr)
     values, details = evaluation_metrics(evaluation)
+    start = time.perf_counter()
+    physics = physics_metrics(config, evaluation, name=str(model_dir))
+    if physics is not None:
+        values.update(physics.values)
+        if progress:
+            print(f"evaluate-classifier {evaluation.name}: templates, pyhf and bootstrap took "
+                  f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
     values = jsonable(values)
     info = read_info(dataset_dir)
-    paths = (model_dir / METRICS_FILE, model_dir / EVALUATION_FILE, model_dir / PLOTS_DIR)
-    with atomic_outputs(*paths) as (metrics_tmp, table_tmp, plots_tmp):
+    outputs = [model_dir / METRICS_FILE, model_dir / EVALUATION_FILE, model_dir / PLOTS_DIR]
+    if physics is not None:
+        outputs += [model_dir / TEMPLATES_FILE, model_dir / WORKSPACE_FILE]
+    with atomic_outputs(*outputs) as temporaries:
+        metrics_tmp, table_tmp, plots_tmp = temporaries[:3]
         write_classifier_report(evaluation, values, details, plots_tmp, config=config,
-                                luminosity=info.get("luminosity"))
+                                luminosity=info.get("luminosity"), physics=physics)
         evaluation.table.to_parquet(table_tmp, index=False)
+        if physics is not None:
+            write_templates(temporaries[3], physics.templates, title=evaluation.name)
+            write_workspace(temporaries[4], physics.workspace)
         metrics_tmp.write_text(json.dumps(values, indent=2, allow_nan=False) + "\n")
     if progress:
-        keys = ("auc_test", "auc_train", "auc_test_macro", "auc_folds_mean", "auc_folds_std")
+        keys = ("auc_test", "auc_train", "auc_test_macro", "auc_folds_mean", "auc_folds_std", "significance_asimov",
+                "significance_pyhf", "upper_limit_mu")
         shown = {key: values[key] for key in keys if values.get(key) is not None}
         print(f"evaluate-classifier {evaluation.name}: " + ", ".join(f"{k} = {v:.4f}" for k, v in shown.items()),
               file=sys.stderr)

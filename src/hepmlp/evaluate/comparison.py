@@ -7,6 +7,12 @@ Writes, all-or-nothing, into ``OUTDIR``:
   ``description`` and the ``metrics.json`` keys (``classifier_metrics``);
 - ``metrics.md``: the main columns as a Markdown table, plus the best hepmlp
   model's test AUC and its difference to the scikit-learn MLP's;
+- where a class is the signal, every row also holds the physics keys
+  (``hepmlp.evaluate.physics``) and the paired-bootstrap columns against the
+  model with the highest pyhf significance (``hepmlp.evaluate.ranking``);
+  both tables are then ordered by ``rank`` (pyhf significance, best first).
+  With k folds all classifiers are evaluated on the same events in the same
+  order (every event, out-of-fold), so their bootstrap resamples pair up;
 - ``plots/``: ``roc`` and ``roc_rejection`` (all models and baselines, test
   set; one panel per class, one vs rest, for multi-class), ``loss_per_epoch``
   and ``loss_per_second`` (hepmlp models; the baselines have no comparable
@@ -44,17 +50,24 @@ from hepmlp.evaluate.evaluation import Evaluation, evaluate_model, fold_evaluati
 from hepmlp.evaluate.evaluation_metrics import evaluation_metrics
 from hepmlp.evaluate.scoring import read_frames
 from hepmlp.evaluate.history_plots import plot_loss_comparison
+from hepmlp.evaluate.physics_report import physics_metrics
+from hepmlp.evaluate.ranking import paired_comparison
 from hepmlp.evaluate.roc_plots import plot_rejection, plot_roc, plot_roc_panels
 from hepmlp.output_values import jsonable
 from hepmlp.outputs import atomic_outputs
 
 TRAINING_WEIGHT_COLUMN = "training_weight"
 PLOT_STEMS = ("roc", "roc_rejection", "loss_per_epoch", "loss_per_second")
-MARKDOWN_COLUMNS = ("model", "kind", "auc_test", "auc_folds_mean", "auc_folds_std", "auc_train", "auc_test_macro",
-                    "accuracy_test",
+MARKDOWN_COLUMNS = ("rank", "model", "kind", "significance_pyhf", "upper_limit_mu", "significance_asimov",
+                    "significance_asimov_mcstat", "delta_significance_vs_best", "auc_test", "delta_auc_vs_best",
+                    "auc_folds_mean", "auc_folds_std", "auc_train", "auc_test_macro", "accuracy_test",
                     "eff_signal_at_bkg_1pct", "eff_signal_at_bkg_10pct", "eff_signal_at_bkg_30pct",
                     "ks_pvalue_signal", "ks_pvalue_background", "max_significance", "epochs",
                     "train_seconds", "n_params")
+# a column shown as "value [low, high]" when the table holds NAME_low and NAME_high; "*" marks a difference
+# whose interval excludes 0
+DIFFERS_COLUMNS = {"delta_auc_vs_best": "auc_differs_from_best",
+                   "delta_significance_vs_best": "significance_differs_from_best"}
 
 
 def _training_data(frame: pd.DataFrame, info: dict) -> TrainingData:
@@ -79,13 +92,48 @@ def _markdown_cell(value) -> str:
     return str(value)
 
 
+def _cell(row: pd.Series, column: str) -> str:
+    text = _markdown_cell(row[column])
+    low, high = f"{column}_low", f"{column}_high"
+    if low in row.index and high in row.index and pd.notna(row[low]) and pd.notna(row[high]):
+        text += f" [{_markdown_cell(row[low])}, {_markdown_cell(row[high])}]"
+    flag = DIFFERS_COLUMNS.get(column)
+    if flag in row.index and pd.notna(row[flag]) and bool(row[flag]):
+        text += " *"
+    return text
+
+
 def markdown_table(table: pd.DataFrame, columns: Sequence[str]) -> str:
-    """A GitHub-flavoured Markdown table of ``columns`` (those present) of ``table``."""
+    """A GitHub-flavoured Markdown table of ``columns`` (those present) of ``table``.
+
+    A column with ``_low`` and ``_high`` companions is shown as ``value [low, high]``.
+    """
     columns = [column for column in columns if column in table.columns and table[column].notna().any()]
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for _, row in table.iterrows():
-        lines.append("| " + " | ".join(_markdown_cell(row[column]) for column in columns) + " |")
+        lines.append("| " + " | ".join(_cell(row, column) for column in columns) + " |")
     return "\n".join(lines) + "\n"
+
+
+def ranking_summary(table: pd.DataFrame, *, where: str = "test events") -> str:
+    """The sentences on the ranking by pyhf significance and on which differences are significant."""
+    if "rank" not in table.columns:
+        return ""
+    best = table.loc[table["rank"].idxmin()]
+    level = float(best["bootstrap_level"])
+    text = (f"Ranked by pyhf's expected discovery significance: best **{best['model']}**, "
+            f"Z = {best['significance_pyhf']:.2f}, expected 95 % CL limit μ < {best['upper_limit_mu']:.3g}. "
+            f"Intervals are {level:.0%} CL from {int(best['bootstrap_resamples'])} Poisson bootstrap resamples "
+            f"of the {where}; Δ columns are paired differences to the best model on the same resamples "
+            f"(Δ significance: the Asimov significance with the MC statistical error of each bin, "
+            f"significance_asimov_mcstat, a fit-free stand-in for pyhf's), marked * where the interval excludes 0.")
+    for key, label in (("auc_differs_from_best", "AUC"), ("significance_differs_from_best", "significance")):
+        flags = table[key].astype(bool)
+        differs = list(table.loc[flags, "model"])
+        same = [model for model in table.loc[~flags, "model"] if model != best["model"]]
+        text += (f" {label}: significantly below the best: {', '.join(differs) or 'none'}; "
+                 f"compatible with it: {', '.join(same) or 'none'}.")
+    return text
 
 
 def best_model_summary(table: pd.DataFrame, ranking_column: str) -> str:
@@ -170,12 +218,16 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
     kfold = is_kfold_dataset(info)
     frames = None if kfold else read_frames(dataset_dir)
     events = read_events(dataset_dir, info) if kfold else None
-    rows, curves, histories, architectures = [], {}, {}, {}
+    rows, curves, histories, architectures, replicates = [], {}, {}, {}, {}
     named = [(None, Path(model_dir), None) for model_dir in model_dirs] + scan_choices(scans)
     for name, model_dir, point in named:
         evaluation = evaluate_model(model_dir, dataset_dir)
         name = name or evaluation.name
         values, details = evaluation_metrics(evaluation)
+        physics = physics_metrics(config, evaluation, name=str(model_dir))
+        if physics is not None:
+            values.update(physics.values)
+            replicates[name] = physics.replicates
         metadata = _first_metadata(model_dir)
         optimizer = (metadata.get("model_config") or {}).get("optimizer") or {}
         architecture = metadata["architecture"]
@@ -197,6 +249,10 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
         evaluation, results = _baseline_evaluation(name, info, frames, events, hidden=hidden,
                                                    activation=activation, seed=seed)
         values, details = evaluation_metrics(evaluation, training=False)
+        physics = physics_metrics(config, evaluation, name=f"baseline {name}")
+        if physics is not None:
+            values.update(physics.values)
+            replicates[name] = physics.replicates
         losses = [result.final_train_loss for result in results if result.final_train_loss is not None]
         values.update({"epochs": int(sum(result.epochs for result in results)),
                        "train_seconds": float(sum(result.seconds for result in results)),
@@ -208,25 +264,34 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
             print(f"compare-models: baseline {name}: AUC {mean_auc(values, classes):.4f} "
                   f"({values['train_seconds']:.1f} s, {values['epochs']} iterations, {len(results)} fits)",
                   file=sys.stderr)
+    if replicates:
+        by_model = {row["model"]: row for row in rows}
+        for model_name, extra in paired_comparison(by_model, replicates, level=rows[0]["bootstrap_level"]).items():
+            by_model[model_name].update(extra)
+        rows.sort(key=lambda row: row["rank"])
     table = pd.DataFrame([jsonable(row) for row in rows])
-    for column in ("epochs", "best_epoch", "n_params", "folds"):
+    for column in ("epochs", "best_epoch", "n_params", "folds", "rank", "template_bins", "bootstrap_resamples"):
         if column in table.columns:
             table[column] = table[column].astype("Int64")
     ranking_column = "auc_test" if len(classes) == 2 else "auc_test_macro"
     formats, _ = plot_settings(config)
     where = "every event, out-of-fold" if kfold else "test set"
+    events_text = "events (every event, out-of-fold)" if kfold else "test events"
     paths = (outdir / "metrics.csv", outdir / "metrics.md", outdir / "plots")
     with atomic_outputs(*paths) as (csv_tmp, markdown_tmp, plots_tmp):
         table.to_csv(csv_tmp, index=False)
         markdown_tmp.write_text(
             f"# Classifier comparison ({where})\n\n" + markdown_table(table, MARKDOWN_COLUMNS)
             + "\n" + best_model_summary(table, ranking_column) + "\n"
+            + ("\n" + ranking_summary(table, where=events_text) + "\n" if "rank" in table.columns else "")
         )
         plots_tmp.mkdir()
         baseline_names = {row["model"] for row in rows if row["kind"] == "baseline"}
         _comparison_figures(plots_tmp, classes, curves, baseline_names, histories, formats, where=where)
     if progress:
         print("compare-models: " + best_model_summary(table, ranking_column), file=sys.stderr)
+        if "rank" in table.columns:
+            print("compare-models: " + ranking_summary(table, where=events_text), file=sys.stderr)
     return table
 
 

@@ -23,7 +23,8 @@ from hepmlp.data.folds import fold_training_sets
 from hepmlp.data.store import feature_matrix, read_events, read_info
 from hepmlp.errors import UserError
 from hepmlp.evaluate import metrics
-from hepmlp.evaluate.classifier_report import WEIGHT_COLUMN, plot_settings
+from hepmlp.evaluate.classifier_report import plot_settings
+from hepmlp.evaluate.scoring import WEIGHT_COLUMN
 from hepmlp.evaluate.input_plots import plot_correlation_matrices, plot_feature_distributions
 from hepmlp.outputs import atomic_outputs
 

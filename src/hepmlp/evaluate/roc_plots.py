@@ -4,14 +4,17 @@ Each drawing function takes ``curves`` (label -> ``RocCurve``, drawn solid)
 and optional ``reference_curves`` (same labels, drawn dashed in the same
 colour, e.g. the train set under the test set; the solid curves are then
 labelled "test").  A single binary classifier uses the label ``""``.  Curves
-whose label is in ``dashed`` are drawn dashed (the baselines in a comparison).  ``plot_*`` wrap them in a
-styled figure saved with ``style.save_figure``.
+whose label is in ``dashed`` are drawn dashed (the baselines in a comparison).  ``bands`` (label ->
+``RocBand``, ε_S intervals at fixed ε_B from the bootstrap) are shaded in the curve's colour, their legend
+entry named by ``band_label``.  ``plot_*`` wrap them in a styled figure saved with ``style.save_figure``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping, Sequence
+
+import numpy as np
 
 from hepmlp.choices import check_choice
 from hepmlp.evaluate.metrics import RocCurve
@@ -26,10 +29,14 @@ def _legend_label(label: str, curve: RocCurve) -> str:
     return f"{label} (AUC = {curve.auc:.4f})"
 
 
-def _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one) -> None:
+def _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one, bands=None, draw_band=None,
+                band_label: str = "bootstrap interval") -> None:
     main_suffix = "test" if reference_curves else ""
     for index, (label, curve) in enumerate(curves.items()):
         line_colour = colour(index)
+        if bands and label in bands:
+            draw_band(bands[label], color=line_colour, alpha=0.3, linewidth=0,
+                      label=", ".join(part for part in (label, band_label) if part))
         text = ", ".join(part for part in (label, main_suffix) if part)
         style = "--" if label in dashed else "-"
         draw_one(curve, color=line_colour, linestyle=style, label=_legend_label(text, curve))
@@ -47,14 +54,19 @@ def draw_roc(
     reference_suffix: str = "train",
     dashed: Collection[str] = (),
     legend_title: str | None = None,
+    bands: Mapping | None = None,
+    band_label: str = "bootstrap interval",
 ) -> None:
     """ε_S (y) against ε_B (x) on ``ax``, with the random-guess diagonal."""
 
     def draw_one(curve, **style):
         ax.plot(curve.background_efficiency, curve.signal_efficiency, linewidth=1.8, **style)
 
+    def draw_band(band, **style):
+        ax.fill_between(band.grid, band.low, band.high, **style)
+
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="random guess")
-    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one)
+    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one, bands, draw_band, band_label)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(BACKGROUND_EFFICIENCY_LABEL)
@@ -70,6 +82,8 @@ def draw_rejection(
     reference_suffix: str = "train",
     dashed: Collection[str] = (),
     legend_title: str | None = None,
+    bands: Mapping | None = None,
+    band_label: str = "bootstrap interval",
 ) -> None:
     """1/ε_B (log y) against ε_S (x) on ``ax``; points with ε_B = 0 are left out."""
 
@@ -79,7 +93,12 @@ def draw_rejection(
             curve.signal_efficiency[keep], 1.0 / curve.background_efficiency[keep], linewidth=1.8, **style
         )
 
-    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one)
+    def draw_band(band, **style):
+        keep = np.asarray(band.grid) > 0
+        ax.fill_betweenx(1.0 / np.asarray(band.grid)[keep], np.asarray(band.low)[keep],
+                         np.asarray(band.high)[keep], **style)
+
+    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one, bands, draw_band, band_label)
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
     ax.set_xlabel(SIGNAL_EFFICIENCY_LABEL)
@@ -98,11 +117,13 @@ def plot_roc(
     dashed: Collection[str] = (),
     title: str | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
+    bands: Mapping | None = None,
+    band_label: str = "bootstrap interval",
 ):
     """Save the ε_S-vs-ε_B figure as ``stem.<format>``; return the paths."""
     figure, ax = new_figure()
     draw_roc(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, dashed=dashed,
-             legend_title=title)
+             legend_title=title, bands=bands, band_label=band_label)
     return save_figure(figure, stem, formats)
 
 
@@ -115,11 +136,13 @@ def plot_rejection(
     dashed: Collection[str] = (),
     title: str | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
+    bands: Mapping | None = None,
+    band_label: str = "bootstrap interval",
 ):
     """Save the rejection-vs-ε_S figure as ``stem.<format>``; return the paths."""
     figure, ax = new_figure()
     draw_rejection(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, dashed=dashed,
-                   legend_title=title)
+                   legend_title=title, bands=bands, band_label=band_label)
     return save_figure(figure, stem, formats)
 
 

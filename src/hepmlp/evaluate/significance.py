@@ -38,13 +38,20 @@ STATERROR = "staterror_classifier"
 CL_LEVEL = 0.05
 
 
-def asimov_significance(signal, background) -> np.ndarray | float:
+def asimov_significance(signal, background, background_uncertainty=None) -> np.ndarray | float:
     """Z_A = √(2 Σ [(s + b) ln(1 + s/b) − s]) summed over the last axis.
 
     ``signal``, ``background``: yields per bin, shape ``(..., m)``; b must be
     > 0 in every bin (``ValueError`` otherwise).  Returns a float for 1-D
-    input, else an array of shape ``(...)``.  Bins with s < 0 contribute
-    their (non-negative) term too; the sum is clipped at 0.
+    input, else an array of shape ``(...)``; the sum is clipped at 0.
+
+    With ``background_uncertainty`` σ_b (same shape), each bin's term is the
+    one for a background known to ±σ_b (Cowan, "Discovery sensitivity for a
+    counting experiment with background uncertainty", 2012, eq. 20):
+    (s + b) ln[(s + b)(b + σ²) / (b² + (s + b) σ²)] − (b²/σ²) ln[1 + σ² s / (b (b + σ²))],
+    which tends to the plain term for σ_b → 0.  With σ_b = √Σw² (the MC
+    statistical error) it approximates pyhf's ``staterror`` model within a
+    few per cent (tested), at no fit.
     """
     s = np.asarray(signal, dtype=np.float64)
     b = np.asarray(background, dtype=np.float64)
@@ -53,6 +60,13 @@ def asimov_significance(signal, background) -> np.ndarray | float:
     if np.any(~(b > 0)):
         raise ValueError("the Asimov significance needs a positive background in every bin")
     terms = (s + b) * np.log1p(s / b) - s
+    if background_uncertainty is not None:
+        variance = np.broadcast_to(np.asarray(background_uncertainty, dtype=np.float64) ** 2, b.shape)
+        known = variance > 1e-12 * b**2  # σ_b ≈ 0: the plain term, without 0/0
+        v = np.where(known, variance, 1.0)
+        with_uncertainty = ((s + b) * np.log((s + b) * (b + v) / (b**2 + (s + b) * v))
+                            - b**2 / v * np.log1p(v * s / (b * (b + v))))
+        terms = np.where(known, with_uncertainty, terms)
     z = np.sqrt(np.clip(2.0 * np.sum(terms, axis=-1), 0.0, None))
     return float(z) if z.ndim == 0 else z
 
@@ -119,50 +133,56 @@ def limit_thresholds(level: float = CL_LEVEL) -> np.ndarray:
     return bands + norm.ppf(1.0 - level * norm.cdf(bands))
 
 
-def _expected_limits(model, data, *, mu_guess: float, level: float, rtol: float = 1.0e-4,
-                     max_steps: int = 30) -> tuple[float, ...]:
-    """The μ where √q_μ,A(μ) crosses each ``limit_thresholds`` value (one free fit, a few fixed-μ fits).
+def _expected_limits(model, data, *, mu_guess: float, level: float, rtol: float = 1.0e-3,
+                     max_rounds: int = 6) -> tuple[float, ...]:
+    """The μ where √q_μ,A(μ) crosses each ``limit_thresholds`` value c_N (one free fit, a few fixed-μ fits).
 
     q_μ,A(μ) = −2 ln L(μ, θ̂̂) + 2 ln L(μ̂, θ̂) with pyhf's fits on the
     background-only Asimov ``data`` (μ̂ = 0 there, so q̃_μ = q_μ).  √q_μ,A
-    grows about linearly in μ; each crossing is found by linear
-    interpolation between the evaluated points (secant steps), to ``rtol``.
+    rises smoothly and monotonically from 0, about linearly in μ: μ(√q) is
+    interpolated (monotone cubic, PCHIP) through the evaluated points, √q is
+    evaluated at the interpolated crossings, and this repeats until every
+    crossing meets |√q_μ,A − c_N| ≤ ``rtol`` · c_N (or after ``max_rounds``:
+    the fits themselves are precise to about 1e-3 in √q, so the limits agree
+    with pyhf's ``upper_limit`` to a few per mille).  Each fixed-μ fit starts
+    from the fitted nuisance parameters of the nearest μ evaluated so far.
     """
     import pyhf
+    from scipy.interpolate import PchipInterpolator
 
     config = model.config
     init, bounds, fixed = config.suggested_init(), config.suggested_bounds(), config.suggested_fixed()
-    _, free_value = pyhf.infer.mle.fit(data, model, init, bounds, fixed, return_fitted_val=True)
-    points = {0.0: 0.0}
+    nominal, free_value = pyhf.infer.mle.fit(data, model, init, bounds, fixed, return_fitted_val=True)
+    points: dict[float, float] = {0.0: 0.0}
+    fitted: dict[float, np.ndarray] = {0.0: np.asarray(nominal)}
 
     def root_q(mu: float) -> float:
         if mu not in points:
             wide = [list(bound) for bound in bounds]
             wide[config.poi_index][1] = max(wide[config.poi_index][1], 2.0 * mu)
-            _, value = pyhf.infer.mle.fixed_poi_fit(mu, data, model, init, wide, fixed, return_fitted_val=True)
-            points[mu] = math.sqrt(max(float(value) - float(free_value), 0.0))
+            start = fitted[min(fitted, key=lambda known: abs(known - mu))].copy()
+            start[config.poi_index] = mu
+            pars, value = pyhf.infer.mle.fixed_poi_fit(mu, data, model, start.tolist(), wide, fixed,
+                                                       return_fitted_val=True)
+            points[mu], fitted[mu] = math.sqrt(max(float(value) - float(free_value), 0.0)), np.asarray(pars)
         return points[mu]
 
-    limits = []
-    for target in limit_thresholds(level):
-        mu = mu_guess * target / limit_thresholds(level)[2]
-        for _ in range(max_steps):
-            value = root_q(mu)
-            mus = np.array(sorted(points))
-            values = np.array([points[m] for m in mus])
-            above = mus[values >= target]
-            if above.size and values[-1] > 0:
-                upper = above[0]
-                lower = mus[mus < upper][-1]
-                ql, qu = points[lower], points[upper]
-                new = lower + (target - ql) * (upper - lower) / (qu - ql) if qu > ql else upper
-            else:
-                new = mus[-1] * target / max(values[-1], 1.0e-12) * 1.05
-            if abs(new - mu) <= rtol * mu and abs(value - target) <= 10 * rtol * target:
-                break
-            mu = float(new)
-        limits.append(float(mu))
-    return tuple(limits)
+    targets = limit_thresholds(level)
+    for mu in (mu_guess, mu_guess * targets[-1] / targets[2]):
+        root_q(mu)
+    for _ in range(max_rounds):
+        mus = np.array(sorted(points))
+        values = np.array([points[mu] for mu in mus])
+        if values[-1] < targets[-1] * 1.02:  # extend the range past the largest crossing first
+            root_q(float(mus[-1] * targets[-1] / max(values[-1], 1.0e-9) * 1.3))
+            continue
+        # the fits' own precision (~1e-3 in √q) can make √q wiggle: interpolate through its rising points
+        rising = values > np.r_[-np.inf, np.maximum.accumulate(values)[:-1]]
+        limits = PchipInterpolator(values[rising], mus[rising])(targets)
+        errors = [abs(root_q(float(mu)) - target) for mu, target in zip(limits, targets)]
+        if all(error <= rtol * target for error, target in zip(errors, targets)):
+            break
+    return tuple(float(mu) for mu in limits)
 
 
 def pyhf_results(spec: dict, *, level: float = CL_LEVEL) -> PyhfResult:

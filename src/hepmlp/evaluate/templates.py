@@ -10,22 +10,26 @@ as ROOT TH1D).  Conventions:
   normalised to σ × L (yields), which may be negative;
 - bin ``i`` is ``[e_i, e_{i+1})``, the last bin also holds its right edge.
 
-Binning (``template_edges``):
+Binning (``template_edges``), both ways merged from the right, that is
+built from the most signal-like end (highest score) towards lower scores:
 
-1. start from ``bins`` bins, either ``flat_signal``: the inner edges are the
-   weighted quantiles k / bins (k = 1 … bins − 1) of the signal scores, so
-   each bin holds the same signal yield, or ``uniform``: equal widths;
-2. merge from the right: walking from the most signal-like bin (highest
-   score) leftwards, a bin with fewer than ``min_background_events``
-   background MC events (raw count, not weight) or with a background yield
-   Σ w ≤ 0 is merged with its left neighbour until it has enough; a first bin
-   that still fails is merged into its right neighbour.
+- ``flat_signal`` (default): flat in signal efficiency.  Walking down from
+  the highest score, a bin is closed as soon as it holds at least 1/``bins``
+  of the total signal yield *and* at least ``min_background_events``
+  background MC events (raw count, not weight) *and* a positive background
+  yield Σ w > 0; what is left at the low end joins the last closed bin.  So
+  each bin holds about the same signal efficiency, except where the
+  background condition makes it grow: the signal-rich high-score bins, where
+  the background MC runs out;
+- ``uniform``: ``bins`` equal-width bins; walking down from the right, a bin
+  that fails the background conditions is merged with its left neighbour
+  until it passes; a first bin that still fails joins its right neighbour.
 
-So every bin of the result holds at least N background MC events and a
-positive background yield: no bin has zero or negative background, which
-the Asimov formula and the Poisson likelihood need.  Merging from the right
-keeps the fine binning where the background is large and combines the
-sparse, signal-rich tail.
+Either way every bin keeps at least N background MC events and a positive
+background yield: no bin has zero or negative background, which the Asimov
+formula and the Poisson likelihood need, and the MC statistical uncertainty
+of every bin stays below about 1/√N.  Bin edges sit on event scores, so
+equal scores never straddle an edge.
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hepmlp.choices import check_choice
+
 BINNINGS = ("flat_signal", "uniform")
+
+
+class TemplateError(ValueError):
+    """The events cannot make templates: too few background events, no signal, mixed samples."""
 
 
 @dataclass(frozen=True)
@@ -112,38 +122,64 @@ def histogram(scores, weights, edges) -> Histogram:
     )
 
 
-def signal_quantile_edges(scores, weights, bins: int, *, low: float = 0.0, high: float = 1.0) -> np.ndarray:
-    """Edges whose inner values are the weighted quantiles k / ``bins`` of the (signal) ``scores``.
+def flat_signal_edges(scores, is_signal, weights, *, bins: int, min_background_events: int,
+                      low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """``flat_signal`` edges of the module docstring, from the events sorted by decreasing score.
 
-    The weighted CDF F(x) = Σ_{s ≤ x} w / Σ w is made non-decreasing (running
-    maximum) where negative weights would let it fall; the edge k is the
-    smallest score with F ≥ k / bins.  Repeated edges (ties) are dropped, so
-    fewer than ``bins`` bins may come back.
+    A bin can only end between two distinct scores.  With S the total signal
+    yield, the bin that starts at rank j0 ends at the first distinct score
+    where Σ_signal w ≥ S / ``bins``, N_background ≥ ``min_background_events``
+    and Σ_background w > 0 are all reached (cumulative sums from j0); the
+    rest needs only the two background conditions.
     """
     scores = np.clip(np.asarray(scores, dtype=np.float64), low, high)
+    is_signal = np.asarray(is_signal, dtype=bool)
     weights = np.asarray(weights, dtype=np.float64)
-    total = float(np.sum(weights))
-    if scores.size == 0 or total <= 0:
-        raise ValueError("flat_signal binning needs signal events with a positive total weight")
-    order = np.argsort(scores, kind="stable")
-    cdf = np.maximum.accumulate(np.cumsum(weights[order])) / total
-    targets = np.arange(1, bins) / bins
-    inner = scores[order][np.clip(np.searchsorted(cdf, targets, side="left"), 0, scores.size - 1)]
-    inner = inner[(inner > low) & (inner < high)]
-    return np.unique(np.r_[low, inner, high])
+    total_signal = float(np.sum(weights[is_signal]))
+    if not is_signal.any() or total_signal <= 0:
+        raise TemplateError("flat_signal binning needs signal events with a positive total weight")
+    order = np.argsort(-scores, kind="stable")
+    ordered = scores[order]
+    last = np.r_[np.flatnonzero(np.diff(ordered)), ordered.size - 1]  # last event of each distinct score
+    signal_sum = np.cumsum(np.where(is_signal[order], weights[order], 0.0))[last]
+    background_count = np.cumsum(~is_signal[order])[last]
+    background_sum = np.cumsum(np.where(is_signal[order], 0.0, weights[order]))[last]
+    _check_background_total(int(background_count[-1]), float(background_sum[-1]), min_background_events)
+    edges, start = [], -1  # start: index (into last) of the previous bin's end
+    while True:
+        base = (signal_sum[start], background_count[start], background_sum[start]) if start >= 0 else (0, 0, 0)
+        done = ((signal_sum[start + 1:] - base[0] >= total_signal / bins * (1 - 1e-12))
+                & (background_count[start + 1:] - base[1] >= min_background_events)
+                & (background_sum[start + 1:] - base[2] > 0))
+        if not done.any():
+            break
+        start += 1 + int(np.argmax(done))
+        if start >= last.size - 1:
+            break
+        edges.append(ordered[last[start]])
+    if edges and start < last.size - 1:
+        rest = background_count[-1] - background_count[start], background_sum[-1] - background_sum[start]
+        if rest[0] < min_background_events or rest[1] <= 0:
+            edges.pop()  # the rest at the low end lacks background: it joins the last closed bin
+    inner = np.asarray(edges[::-1], dtype=np.float64)
+    return np.r_[low, inner[(inner > low) & (inner < high)], high]
+
+
+def _check_background_total(count: int, total: float, min_events: int) -> None:
+    if count < min_events or total <= 0:
+        raise TemplateError(
+            f"only {count} background events with total weight {total:.4g}; the templates need at "
+            f"least {min_events} events and a positive weight"
+        )
 
 
 def merge_from_right(edges, background_scores, background_weights, *, min_events: int) -> np.ndarray:
-    """Remove edges until every bin holds ≥ ``min_events`` background events and Σ w > 0 (module docstring)."""
+    """``uniform`` merging: remove edges until every bin holds ≥ ``min_events`` background events and Σ w > 0."""
     edges = list(np.asarray(edges, dtype=np.float64))
     index = bin_index(background_scores, edges)
     counts = list(np.bincount(index, minlength=len(edges) - 1))
     sums = list(np.bincount(index, np.asarray(background_weights, dtype=np.float64), minlength=len(edges) - 1))
-    if sum(counts) < min_events or sum(sums) <= 0:
-        raise ValueError(
-            f"only {sum(counts)} background events with total weight {sum(sums):.4g}; the templates need at "
-            f"least {min_events} events and a positive weight"
-        )
+    _check_background_total(int(sum(counts)), float(sum(sums)), min_events)
 
     def fails(i: int) -> bool:
         return counts[i] < min_events or sums[i] <= 0
@@ -165,28 +201,27 @@ def merge_from_right(edges, background_scores, background_weights, *, min_events
 
 def template_edges(scores, is_signal, weights, *, binning: str = "flat_signal", bins: int = 20,
                    min_background_events: int = 10, low: float = 0.0, high: float = 1.0) -> np.ndarray:
-    """The template binning of the module docstring: ``bins`` start bins, merged from the right.
+    """The template binning of the module docstring (``flat_signal`` or ``uniform``), merged from the right.
 
     Returns the edges ``(m + 1,)`` with m ≤ ``bins``, from ``low`` to ``high``.
     """
-    if binning not in BINNINGS:
-        raise ValueError(f"unknown binning {binning!r}; valid: {', '.join(BINNINGS)}")
+    check_choice("binning", binning, BINNINGS)
     if bins < 1 or min_background_events < 1:
         raise ValueError(f"bins and min_background_events must be >= 1, got {bins} and {min_background_events}")
     scores = np.asarray(scores, dtype=np.float64)
     is_signal = np.asarray(is_signal, dtype=bool)
     weights = np.asarray(weights, dtype=np.float64)
     if binning == "flat_signal":
-        edges = signal_quantile_edges(scores[is_signal], weights[is_signal], bins, low=low, high=high)
-    else:
-        edges = np.linspace(low, high, bins + 1)
+        return flat_signal_edges(scores, is_signal, weights, bins=bins, min_background_events=min_background_events,
+                                 low=low, high=high)
+    edges = np.linspace(low, high, bins + 1)
     return merge_from_right(edges, scores[~is_signal], weights[~is_signal], min_events=min_background_events)
 
 
 def build_templates(scores, is_signal, weights, samples, edges) -> Templates:
     """One ``Histogram`` per distinct entry of ``samples`` (``(n,)`` names) and the class sums.
 
-    A sample must hold events of one class only (``ValueError`` otherwise).
+    A sample must hold events of one class only (``TemplateError`` otherwise).
     """
     scores = np.asarray(scores, dtype=np.float64)
     is_signal = np.asarray(is_signal, dtype=bool)
@@ -198,11 +233,11 @@ def build_templates(scores, is_signal, weights, samples, edges) -> Templates:
     for name in ordered:
         rows = samples == name
         if is_signal[rows].any() and not is_signal[rows].all():
-            raise ValueError(f"sample {name!r} holds both signal and background events")
+            raise TemplateError(f"sample {name!r} holds both signal and background events")
         histograms[name] = histogram(scores[rows], weights[rows], edges)
         (signal_names if is_signal[rows][0] else background_names).append(name)
     if not signal_names or not background_names:
-        raise ValueError("templates need at least one signal and one background sample")
+        raise TemplateError("templates need at least one signal and one background sample")
     return Templates(
         edges=np.asarray(edges, dtype=np.float64),
         samples=histograms,

@@ -5,8 +5,8 @@ config) and the sums ``total_signal`` and ``total_background``, each with the
 template binning (variable edges), bin contents Σ w (yields at σ × L) and
 ``fSumw2`` = Σ w², so ROOT's ``GetBinError`` gives √(Σ w²).  Under- and
 overflow are empty: scores outside the binning are counted in the first or
-last bin (``hepmlp.evaluate.templates``).  Written with uproot; ROOT, uproot
-and pyhf's ``xml``/``readxml`` tools read it.
+last bin (``hepmlp.evaluate.templates``).  Written with uproot; the tests
+read it back with uproot and with ROOT itself.
 """
 
 from __future__ import annotations
