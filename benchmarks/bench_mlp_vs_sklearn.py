@@ -48,7 +48,7 @@ def hepmlp_epoch_seconds(X, y, *, batch_size: int, epochs: int) -> tuple[list[fl
     """Seconds per epoch and the last epoch's training loss."""
     model = MLP(N_INPUTS, HIDDEN, activation="sigmoid", output="sigmoid", seed=0, dtype="float32")
     history = fit(model, X, y, loss="cross_entropy", optimizer="nesterov", learning_rate=0.01,
-                  epochs=epochs, batch_size=batch_size, seed=0,
+                  epochs=epochs, batch_size=batch_size, tol=None, seed=0,
                   optimizer_options={"momentum": 0.9})
     assert model.params.dtype == np.float32
     return history.seconds, history.train_loss[-1]

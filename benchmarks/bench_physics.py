@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hepmlp.config import load_config
+from hepmlp.config import evaluation_spec, load_config
 from hepmlp.data.store import read_info
 from hepmlp.evaluate import bootstrap, significance
 from hepmlp.evaluate.classifier_metrics import BACKGROUND_EFFICIENCY_POINTS
 from hepmlp.evaluate.classifier_report import evaluate_classifier
 from hepmlp.evaluate.evaluation import evaluate_model
-from hepmlp.evaluate.physics import BAND_GRID, PhysicsSettings
+from hepmlp.evaluate.physics import BAND_GRID
 from hepmlp.evaluate.physics_report import physics_metrics, physics_table
 from hepmlp.evaluate.templates import bin_index, build_templates, template_edges
 
@@ -59,7 +59,8 @@ def main() -> None:
     config = load_config(run / "results" / "config.yaml")
     dataset = run / "results" / "dataset"
     info = read_info(dataset)
-    settings = PhysicsSettings.from_config(config)
+    spec = evaluation_spec(config)
+    settings = spec.physics
     classification = run / "results" / "classification"
     names = args.model or sorted(p.parent.name for p in classification.glob("*/metrics.json")
                                  if p.parent.name != "comparison")
@@ -71,9 +72,9 @@ def main() -> None:
     for name in names:
         folder = classification / name
         evaluation = evaluate_model(folder, dataset)
-        v = evaluate_classifier(config, folder, dataset, progress=False)
-        whole = median_seconds(lambda: evaluate_classifier(config, folder, dataset, progress=False), args.repeats)
-        physics = median_seconds(lambda: physics_metrics(config, evaluation, name=name), args.repeats)
+        v = evaluate_classifier(spec, folder, dataset, progress=False)
+        whole = median_seconds(lambda: evaluate_classifier(spec, folder, dataset, progress=False), args.repeats)
+        physics = median_seconds(lambda: physics_metrics(settings, evaluation, name=name), args.repeats)
         scores, is_signal, weights, yields, samples = physics_table(evaluation)
 
         def binning():

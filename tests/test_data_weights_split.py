@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import write_tree
-from hepmlp.data.split import TEST, TRAIN, VALIDATION, assign_splits, modulo_split, random_split, split_settings
+from hepmlp.config import split_spec
+from hepmlp.data.split import TEST, TRAIN, VALIDATION, assign_splits, modulo_split, random_split
 from hepmlp.data.weights import (
     GeneratorInfo,
     balance_factors,
@@ -51,7 +52,7 @@ def test_parity_split_shares_odd_events():
 
 
 def test_modulo_needs_event_numbers():
-    settings = split_settings({"method": "modulo"})
+    settings = split_spec({"method": "modulo"})
     with pytest.raises(UserError, match="sample 'ttbar': split.method modulo needs an 'event' branch"):
         assign_splits(settings, n_events=5, event_numbers=None, stream="ttbar")
 
@@ -61,25 +62,27 @@ def test_modulo_needs_event_numbers():
     [
         ({"train": 0.5, "validation": 0.2, "test": 0.2}, "= 0.9, but they must sum to 1"),
         ({"train": 0.7, "validation": 0.3, "test": 0.2}, "must sum to 1"),
-        ({"train": 1.2, "validation": -0.1, "test": -0.1}, "split.train: 1.2 must be a number between 0 and 1"),
-        ({"train": 0.0, "validation": 0.5, "test": 0.5}, "split.train must be positive"),
+        ({"train": 1.2, "validation": 0.0, "test": 0.0}, "config key split.train: 1.2 is greater than the maximum of 1"),
+        ({"train": 0.8, "validation": -0.1, "test": 0.3}, "config key split.validation: -0.1 is less than the minimum of 0"),
+        ({"train": 0.0, "validation": 0.5, "test": 0.5},
+         "config key split.train: 0.0 is less than or equal to the minimum of 0 (the classifier needs training events"),
         ({"method": "kfolds"}, "split.method: 'kfolds' is not allowed; choose one of: random, modulo, kfold"),
-        ({"modulo": 1}, "split.modulo: 1 must be an integer >= 2"),
-        ({"nfolds": 3}, "unknown key(s) nfolds under split"),
-        ({"method": "kfold", "folds": 1}, "config key split.folds: 1 must be an integer >= 2"),
-        ({"method": "kfold", "folds": 2.5}, "config key split.folds: 2.5 must be an integer >= 2"),
-        ({"method": "kfold", "fold_by": ""}, "config key split.fold_by"),
-        ({"seed": "one"}, "split.seed"),
+        ({"modulo": 1}, "config key split.modulo: 1 is less than the minimum of 2"),
+        ({"nfolds": 3}, "unknown key 'nfolds' (did you mean 'folds'?) under split; allowed keys: fold_by, folds, method"),
+        ({"method": "kfold", "folds": 1}, "config key split.folds: 1 is less than the minimum of 2"),
+        ({"method": "kfold", "folds": 2.5}, "config key split.folds: 2.5 should be of type integer"),
+        ({"method": "kfold", "fold_by": ""}, "config key split.fold_by: '' should be non-empty"),
+        ({"seed": "one"}, "config key split.seed: 'one' should be of type integer"),
     ],
 )
 def test_bad_split_settings(split, message):
     with pytest.raises(UserError) as error:
-        split_settings(split)
+        split_spec(split)
     assert message in str(error.value)
 
 
 def test_split_defaults():
-    assert split_settings(None) == {
+    assert dict(split_spec(None)) == {
         "method": "random", "train": 0.6, "validation": 0.2, "test": 0.2, "seed": 1, "modulo": 3,
         "folds": 5, "fold_by": "event"}
 

@@ -12,10 +12,10 @@ import pytest
 import uproot
 from test_evaluate_stage import CONFIG, MODEL_CONFIG, PNG_ONLY, train_model, write_dataset
 
+from hepmlp.config import comparison_spec, evaluation_spec, physics_spec
 from hepmlp.errors import UserError
 from hepmlp.evaluate.classifier_report import evaluate_classifier
 from hepmlp.evaluate.comparison import compare_models
-from hepmlp.evaluate.physics import PhysicsSettings
 from hepmlp.evaluate.physics_report import physics_from_table
 from hepmlp.evaluate.significance import pyhf_results
 
@@ -42,7 +42,7 @@ def setup(tmp_path_factory):
 
 def test_evaluate_classifier_writes_templates_workspace_and_physics_keys(setup):
     dataset, model, _ = setup
-    values = evaluate_classifier(CONFIG, model, dataset, progress=False)
+    values = evaluate_classifier(evaluation_spec(CONFIG), model, dataset, progress=False)
     for key in INTERVAL_KEYS:
         assert values[f"{key}_low"] <= values[key] <= values[f"{key}_high"], key
     band = [values[f"upper_limit_mu_{name}"] for name in ("minus2sigma", "minus1sigma")] + [values["upper_limit_mu"]]
@@ -81,17 +81,17 @@ def test_the_same_config_and_seed_give_the_same_numbers_and_the_seed_matters():
     weights = np.where(is_signal, 0.05, 1.0)
     samples = np.where(is_signal, "hww", np.where(generator.random(n) < 0.5, "ww", "ttbar"))
     config = {"classification": {"templates": {"normalisation_uncertainty": {"ww": 0.1}}}}
-    first = physics_from_table(config, scores, is_signal, weights, 5.0 * weights, samples, name="m").values
-    assert physics_from_table(config, scores, is_signal, weights, 5.0 * weights, samples, name="m").values == first
+    first = physics_from_table(physics_spec(config), scores, is_signal, weights, 5.0 * weights, samples, name="m").values
+    assert physics_from_table(physics_spec(config), scores, is_signal, weights, 5.0 * weights, samples, name="m").values == first
     other_seed = dict(config, classification=dict(config["classification"], bootstrap={"seed": 2}))
-    second = physics_from_table(other_seed, scores, is_signal, weights, 5.0 * weights, samples, name="m").values
+    second = physics_from_table(physics_spec(other_seed), scores, is_signal, weights, 5.0 * weights, samples, name="m").values
     assert second["auc_test_low"] != first["auc_test_low"]
     assert second["significance_pyhf"] == first["significance_pyhf"]  # the fit does not depend on the seed
     assert first["template_signal_yield"] == pytest.approx(5.0 * weights[is_signal].sum())
 
 
 def test_settings_take_the_schema_defaults():
-    settings = PhysicsSettings.from_config({})
+    settings = physics_spec({})
     assert (settings.binning, settings.bins, settings.min_background_events) == ("flat_signal", 10, 10)
     assert (settings.normalisation_uncertainty, settings.resamples, settings.level) == (0.1, 200, 0.95)
 
@@ -104,18 +104,18 @@ def test_unknown_background_in_normalisation_uncertainty_is_a_user_error(setup, 
     config = dict(CONFIG, classification=dict(CONFIG["classification"],
                                               templates={"normalisation_uncertainty": {"zz": 0.1}}))
     with pytest.raises(UserError, match="normalisation_uncertainty names 'zz'.*background samples: sample_background"):
-        evaluate_classifier(config, copy, dataset, progress=False)
+        evaluate_classifier(evaluation_spec(config), copy, dataset, progress=False)
     too_many = dict(CONFIG, classification=dict(CONFIG["classification"],
                                                 templates={"min_background_events": 100000}))
     with pytest.raises(UserError, match="min_background_events"):
-        evaluate_classifier(too_many, copy, dataset, progress=False)
+        evaluate_classifier(evaluation_spec(too_many), copy, dataset, progress=False)
     assert sorted(path.name for path in copy.iterdir()) == ["history.csv", "model.json", "model.npz"]
 
 
 def test_comparison_ranks_by_pyhf_significance_and_flags_real_differences(setup, tmp_path):
     dataset, good, weak = setup
     config = dict(PNG_ONLY, classification={"baselines": ["hist_gradient_boosting"]})
-    table = compare_models(config, dataset, [weak, good], tmp_path / "comparison", progress=False)
+    table = compare_models(comparison_spec(config), dataset, [weak, good], tmp_path / "comparison", progress=False)
     assert list(table["rank"]) == [1, 2, 3]
     assert table["significance_pyhf"].is_monotonic_decreasing
     best = table.iloc[0]
@@ -145,7 +145,7 @@ def test_out_of_fold_templates_add_up_to_sigma_times_luminosity_per_sample(tmp_p
     dataset = tmp_path / "dataset"
     build_classification_dataset(config, dataset)
     model_dir = train_folds(config, dataset, tmp_path / "small")
-    values = evaluate_classifier(dict(config, **PNG_ONLY), model_dir, dataset, progress=False)
+    values = evaluate_classifier(evaluation_spec(dict(config, **PNG_ONLY)), model_dir, dataset, progress=False)
     info, events = read_info(dataset), read_events(dataset)
     table = pd.read_parquet(model_dir / "evaluation.parquet")
     assert len(table) == len(events) and (table["yield_weight"] == table["weight"]).all()

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import REPO, shipped_config, write_config, write_dataset_folder
 from hepmlp.cli import main
+from hepmlp.config import comparison_spec, evaluation_spec, model_spec, plot_spec
 from hepmlp.evaluate.classifier_report import evaluate_classifier, plot_stems
 from hepmlp.evaluate.comparison import PLOT_STEMS as COMPARISON_STEMS
 from hepmlp.evaluate.comparison import compare_models
@@ -79,9 +80,10 @@ def train_model(dataset: Path, folder: Path, model_config: dict = MODEL_CONFIG) 
         return X, (labels.astype(float) if k == 2 else one_hot(labels, k)), frame["training_weight"].to_numpy()
 
     X, y, w = arrays("train")
-    mlp = build_model(model_config, X.shape[1], output="sigmoid" if k == 2 else "softmax", n_outputs=1 if k == 2 else k)
-    history = fit_from_config(mlp, model_config, X, y, w, loss="cross_entropy", validation=arrays("validation"))
-    save_trained(folder, mlp, info=info, model_config=model_config, loss="cross_entropy", history=history)
+    spec = model_spec(model_config)
+    mlp = build_model(spec, X.shape[1], output="sigmoid" if k == 2 else "softmax", n_outputs=1 if k == 2 else k)
+    history = fit_from_config(mlp, spec, X, y, w, loss="cross_entropy", validation=arrays("validation"))
+    save_trained(folder, mlp, info=info, model_config=spec.as_config(), loss="cross_entropy", history=history)
     return folder
 
 
@@ -106,7 +108,7 @@ def binary_setup(tmp_path_factory):
 
 def test_evaluate_classifier_binary_writes_every_key_and_figure(binary_setup):
     dataset, (model, _) = binary_setup
-    values = evaluate_classifier(CONFIG, model, dataset, progress=False)
+    values = evaluate_classifier(evaluation_spec(CONFIG), model, dataset, progress=False)
     written = json.loads((model / "metrics.json").read_text())
     assert written == values
     for key in BINARY_KEYS + TRAINING_KEYS:
@@ -158,7 +160,7 @@ def test_significance_yields_refer_to_the_whole_sample(binary_setup):
 def test_compare_models_with_baselines(binary_setup, tmp_path):
     dataset, models = binary_setup
     outdir = tmp_path / "comparison"
-    table = compare_models(PNG_ONLY, dataset, models, outdir, progress=False)
+    table = compare_models(comparison_spec(PNG_ONLY), dataset, models, outdir, progress=False)
     kinds = dict(zip(table["model"], table["kind"]))
     assert kinds == {"adam": "hepmlp", "momentum": "hepmlp", "sklearn_mlp": "baseline",
                      "hist_gradient_boosting": "baseline"}
@@ -175,7 +177,7 @@ def test_multiclass_path(tmp_path):
     dataset = write_dataset(tmp_path / "dataset", classes, n_per_class=300)
     model = train_model(dataset, tmp_path / "softmax", dict(MODEL_CONFIG, training=dict(MODEL_CONFIG["training"],
                                                                                         epochs=8)))
-    values = evaluate_classifier(PNG_ONLY, model, dataset, progress=False)
+    values = evaluate_classifier(evaluation_spec(PNG_ONLY), model, dataset, progress=False)
     for name in classes:
         for key in (f"auc_train_{name}", f"auc_test_{name}", f"ks_pvalue_{name}"):
             assert key in values, key
@@ -191,7 +193,7 @@ def test_multiclass_path(tmp_path):
     assert_figures(model / "plots", stems, ("png",))
     assert "significance" not in plot_stems(["a", "b", "c"])
     outdir = tmp_path / "comparison"
-    table = compare_models(dict(PNG_ONLY, classification={"baselines": ["hist_gradient_boosting"]}), dataset,
+    table = compare_models(comparison_spec(dict(PNG_ONLY, classification={"baselines": ["hist_gradient_boosting"]})), dataset,
                            [model], outdir, progress=False)
     assert set(table["model"]) == {"softmax", "hist_gradient_boosting"}
     assert (model / "templates.root").is_file() and (model / "workspace.json").is_file()  # signal vs WW + ttbar
@@ -235,7 +237,7 @@ def test_model_trained_on_other_classes_is_refused(binary_setup, tmp_path):
     _, (model, _) = binary_setup
     other = write_dataset(tmp_path / "other", ["bkg", "sig"], n_per_class=50)
     with pytest.raises(UserError, match="trained on classes"):
-        evaluate_classifier(CONFIG, model, other, progress=False)
+        evaluate_classifier(evaluation_spec(CONFIG), model, other, progress=False)
 
 
 def test_a_failure_leaves_no_partial_outputs(binary_setup, tmp_path, monkeypatch):
@@ -253,7 +255,7 @@ def test_a_failure_leaves_no_partial_outputs(binary_setup, tmp_path, monkeypatch
 
     monkeypatch.setattr(report, "plot_significance", broken)
     with pytest.raises(RuntimeError, match="drawing failed"):
-        evaluate_classifier(PNG_ONLY, copy, dataset, progress=False)
+        evaluate_classifier(evaluation_spec(PNG_ONLY), copy, dataset, progress=False)
     assert sorted(path.name for path in copy.iterdir()) == ["history.csv", "model.json", "model.npz"]
 
 
@@ -263,13 +265,13 @@ def test_plot_inputs_draws_the_classification_dataset(binary_setup, tmp_path):
     from hepmlp.evaluate.input_report import plot_inputs
 
     dataset, _ = binary_setup
-    assert plot_inputs(PNG_ONLY, dataset, tmp_path / "inputs", progress=False) == tmp_path / "inputs" / "plots"
+    assert plot_inputs(plot_spec(PNG_ONLY["plots"]), dataset, tmp_path / "inputs", progress=False) == tmp_path / "inputs" / "plots"
     assert_figures(tmp_path / "inputs" / "plots", INPUT_STEMS, ("png",))
     regression = tmp_path / "regression"
     regression.mkdir()
     (regression / "dataset.json").write_text(json.dumps({"task": "regression", "classes": []}))
     with pytest.raises(UserError, match="regression dataset without classes"):
-        plot_inputs(PNG_ONLY, regression, tmp_path / "nothing", progress=False)
+        plot_inputs(plot_spec(PNG_ONLY["plots"]), regression, tmp_path / "nothing", progress=False)
     assert not (tmp_path / "nothing").exists()
 
 

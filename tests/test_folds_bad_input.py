@@ -8,7 +8,7 @@ from test_io_apply import make_events, write_tree
 from test_folds_round_trip import kfold_config
 
 from hepmlp.cli import main
-from hepmlp.config import validate_config
+from hepmlp.config import configured_model, validate_config
 from hepmlp.errors import UserError
 
 
@@ -58,8 +58,8 @@ def test_fewer_than_two_folds(ntuples, tmp_path, capsys):
     with pytest.raises(UserError, match="config key split.folds: 1 is less than the minimum of 2"):
         validate_config(kfold_config(ntuples, folds=1))
     config = kfold_config(ntuples)
-    config["split"]["folds"] = 1  # past the schema (a notebook's dict): the stage refuses it too
-    with pytest.raises(UserError, match="config key split.folds: 1 must be an integer >= 2"):
+    config["split"]["folds"] = 1  # past the schema (a notebook's dict): the boundary validates it too
+    with pytest.raises(UserError, match="config key split.folds: 1 is less than the minimum of 2"):
         build_classification_dataset(config, tmp_path / "dataset")
     assert not (tmp_path / "dataset").exists()
 
@@ -72,7 +72,7 @@ def test_fold_option_must_match_the_dataset(ntuples, tmp_path, capsys):
     dataset = tmp_path / "dataset"
     build_classification_dataset(config, dataset)
     with pytest.raises(UserError, match="is split into 3 folds .* pass --fold 0 .. 2"):
-        train_classifier(config, "small", dataset, tmp_path / "model", progress=False)
+        train_classifier(configured_model(config, "classification", "small"), dataset, tmp_path / "model", progress=False)
     with pytest.raises(UserError, match="--fold 3: the dataset has split.folds = 3 folds, numbered 0 .. 2"):
-        train_classifier(config, "small", dataset, tmp_path / "model", fold=3, progress=False)
+        train_classifier(configured_model(config, "classification", "small"), dataset, tmp_path / "model", fold=3, progress=False)
     assert not (tmp_path / "model").exists()

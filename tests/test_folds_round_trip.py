@@ -17,6 +17,7 @@ import uproot
 from test_io_apply import make_events, round_trip_config, write_tree
 
 from hepmlp.cli import main
+from hepmlp.config import configured_model, evaluation_spec
 from hepmlp.data.dataset import build_classification_dataset
 from hepmlp.data.folds import fold_roles
 from hepmlp.data.split import TRAIN
@@ -49,7 +50,7 @@ def write_samples(tmp_path, *, identical=False, n=900):
 
 def train_folds(config, dataset, model_dir, k=K):
     for fold in range(k):
-        train_classifier(config, "small", dataset, fold_dir(model_dir, fold), fold=fold, progress=False)
+        train_classifier(configured_model(config, "classification", "small"), dataset, fold_dir(model_dir, fold), fold=fold, progress=False)
     return model_dir
 
 
@@ -143,7 +144,7 @@ def test_samples_outside_training_get_the_mean_of_the_fold_models(folded):
 
 def test_out_of_fold_evaluation_and_per_fold_metrics(folded):
     _, _, dataset, model_dir = folded
-    values = evaluate_classifier(PLOTS, model_dir, dataset, progress=False)
+    values = evaluate_classifier(evaluation_spec(PLOTS), model_dir, dataset, progress=False)
     saved = json.loads((model_dir / "metrics.json").read_text())
     assert saved == values
     table = pd.read_parquet(model_dir / "evaluation.parquet")
@@ -227,7 +228,7 @@ def test_three_classes_in_folds(tmp_path):
     dataset = tmp_path / "dataset"
     build_classification_dataset(config, dataset)
     model_dir = train_folds(config, dataset, tmp_path / "small")
-    values = evaluate_classifier(PLOTS, model_dir, dataset, progress=False)
+    values = evaluate_classifier(evaluation_spec(PLOTS), model_dir, dataset, progress=False)
     table = pd.read_parquet(model_dir / "evaluation.parquet")
     classes = read_info(dataset)["classes"]
     assert [column for column in table.columns if column.startswith("score")] == [f"score_{c}" for c in classes]

@@ -17,6 +17,7 @@ import uproot
 
 from conftest import write_tree as write_root_tree
 from hepmlp.cli import main
+from hepmlp.config import configured_model
 from hepmlp.data.store import feature_matrix, read_info, read_split, standardise
 from hepmlp.errors import UserError
 from hepmlp.io.model_files import load_trained, save_trained
@@ -348,7 +349,7 @@ def test_dataset_train_apply_round_trip(tmp_path, transform):
     config = round_trip_config(tmp_path, *ROUND_TRIP_TRANSFORMS[transform])
     dataset = tmp_path / "results" / "dataset"
     build_classification_dataset(config, dataset)
-    model_dir = train_classifier(config, "small", dataset, tmp_path / "results" / "classification" / "small",
+    model_dir = train_classifier(configured_model(config, "classification", "small"), dataset, tmp_path / "results" / "classification" / "small",
                                  progress=False)
     test = read_split(dataset, "test")
     info = read_info(dataset)
@@ -357,7 +358,7 @@ def test_dataset_train_apply_round_trip(tmp_path, transform):
                                       for step in config["classification"]["models"]["small"]["transform"]]
     # the inputs as training computed them: the chain fitted on the training split, applied to the test split
     raw_train, labels_train, w_train = split_arrays(dataset, "train", info)
-    training_chain = fit_transforms(config["classification"]["models"]["small"], "small", info, raw_train,
+    training_chain = fit_transforms(configured_model(config, "classification", "small"), info, raw_train,
                                     labels_train, w_train)
     for stored_step, training_step in zip(model.transforms.steps, training_chain.steps, strict=True):
         for key, array in training_step.arrays.items():

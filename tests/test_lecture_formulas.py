@@ -120,7 +120,7 @@ def test_newton_eta_in_fit():
     g = model.loss_and_gradient(X, y, "cross_entropy")[1]
     H = hessian(model, X, y, "cross_entropy")
     assert np.linalg.eigvalsh(H).min() > 0
-    fit(model, X, y, loss="cross_entropy", optimizer="newton", learning_rate=0.5, epochs=1)
+    fit(model, X, y, loss="cross_entropy", optimizer="newton", learning_rate=0.5, epochs=1, batch_size=None)
     np.testing.assert_allclose(model.params, start - 0.5 * np.linalg.solve(H, g), rtol=1e-10)
 
 
@@ -211,7 +211,8 @@ def test_fit_follows_the_slides_under_a_schedule(method):
         dx = beta * dx - eta0 / (k + 1) * gradient(at)
         params = params + dx
     history = fit(model, X, y, loss="cross_entropy", optimizer=method, learning_rate=eta0,
-                  schedule="linear", epochs=epochs, optimizer_options={"momentum": beta})
+                  schedule="linear", epochs=epochs, batch_size=None, tol=None,
+                  optimizer_options={"momentum": beta})
     assert history.learning_rate == pytest.approx([eta0 / (k + 1) for k in range(epochs)])
     np.testing.assert_allclose(model.params, params, rtol=1e-12, atol=1e-14)
 

@@ -13,6 +13,7 @@ import yaml
 from test_train_classifier import CONFIG, REPO, TINY_MODEL, write_dataset
 
 from hepmlp.cli import main
+from hepmlp.config import configured_model, model_spec
 from hepmlp.errors import UserError
 from hepmlp.nn import MLP
 
@@ -77,7 +78,8 @@ def test_huge_network_is_refused_with_estimate_availability_and_key(tmp_path):
     dataset = write_dataset(tmp_path / "dataset")
     config = {"classification": {"models": {"huge": HUGE}}}
     with pytest.raises(UserError) as error:
-        train_classifier(config, "huge", dataset, tmp_path / "out", progress=False, mem_mb=2000)
+        train_classifier(configured_model(config, "classification", "huge"), dataset, tmp_path / "out",
+                         progress=False, mem_mb=2000)
     message = str(error.value)
     for fragment in ("training classification.models.huge (layers [3, 100000, 100000, 1], 300 events)",
                      "(parameters 223.5 GiB, work buffers", "are available (the job's mem_mb = 2000",
@@ -107,9 +109,9 @@ def test_large_batch_points_at_the_batch_size(tmp_path):
     model = {**TINY_MODEL, "hidden": [64, 64], "training": {**TINY_MODEL["training"], "batch_size": None}}
     with pytest.raises(UserError, match=r"the largest part is the work buffers of one batch: use a smaller "
                                         r"regression\.models\.calo\.training\.batch_size"):
-        check_training_memory(model, key="regression.models.calo", rule="train_regressor", n_inputs=7,
+        check_training_memory(model_spec(model), key="regression.models.calo", rule="train_regressor", n_inputs=7,
                               n_outputs=1, n_train=10_000_000, n_validation=0, available=(2 * 2**30, "test"))
-    parts = check_training_memory(CONFIG["classification"]["models"]["tiny"], key="k", rule="r", n_inputs=3,
+    parts = check_training_memory(configured_model(CONFIG, "classification", "tiny"), key="k", rule="r", n_inputs=3,
                                   n_outputs=1, n_train=300, n_validation=100, available=(2**20, "test"))
     assert sum(parts.values()) < 2**20
 
@@ -126,4 +128,4 @@ def test_regressor_checks_memory_too(tmp_path):
 
     info = {"standardisation": {"mean": [0.0] * 7, "std": [1.0] * 7}, "target": "energy", "features": list("abcdefg")}
     with pytest.raises(UserError, match=r"training regression\.models\.calo .* needs an estimated"):
-        regress.train_regression_model(HUGE, info, Split(), None, model_key="regression.models.calo", mem_mb=1000)
+        regress.train_regression_model(model_spec(HUGE, name="calo"), info, Split(), None, mem_mb=1000)

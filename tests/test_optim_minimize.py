@@ -92,10 +92,26 @@ def test_schedule_by_name_and_callable():
 def test_unknown_method_and_missing_arguments():
     with pytest.raises(ValueError, match="valid: gd, momentum, nesterov, newton, adam"):
         minimize(lambda x: 0.0, [0.0], grad=lambda x: x, method="bfgs", learning_rate=0.1)
-    with pytest.raises(ValueError, match="learning_rate"):
-        minimize(lambda x: 0.0, [0.0], grad=lambda x: x, method="gd")
+    with pytest.raises(ValueError, match="momentum applies to methods momentum and nesterov"):
+        minimize(lambda x: 0.0, [0.0], grad=lambda x: x, method="adam", momentum=0.5)
     with pytest.raises(ValueError, match="hessian"):
         minimize(lambda x: 0.0, [0.0], grad=lambda x: x, method="newton")
     with pytest.raises(ValueError, match="valid: constant, linear"):
         minimize(lambda x: 0.0, [0.0], grad=lambda x: x, method="gd", learning_rate=0.1,
                  schedule="step")
+
+
+def test_defaults_are_the_configs_learning_rate_and_momentum():
+    """F = x², ∇F = 2x from x0 = 1 with η0 = 0.01 (gd, momentum) and β = 0.9 by default:
+    momentum: x1 = 1 − 0.02 = 0.98, Δx2 = 0.9 · (−0.02) − 0.01 · 2 · 0.98 = −0.0376, x2 = 0.9424
+    (plain gd would give x2 = 0.98² = 0.9604)."""
+    def run(method, **options):
+        return minimize(lambda x: x @ x, [1.0], grad=lambda x: 2 * x, method=method, tol=None,
+                        max_steps=2, **options).x[0]
+
+    assert run("gd") == pytest.approx(0.98**2, rel=1e-14)
+    assert run("momentum") == pytest.approx(0.9424, rel=1e-14)
+    assert run("momentum", momentum=0.0) == pytest.approx(0.98**2, rel=1e-14)
+    newton = minimize(lambda x: x @ x, [1.0], grad=lambda x: 2 * x, hessian=lambda x: 2 * np.eye(1),
+                      method="newton", tol=None, max_steps=1)
+    assert newton.x[0] == pytest.approx(0.0, abs=1e-15)   # η0 = 1: the full Newton step

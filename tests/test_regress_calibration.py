@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hepmlp.config import model_spec
 from hepmlp.evaluate import calibration
 
 
@@ -49,16 +50,23 @@ def test_sklearn_regressor_mirrors_the_model_config():
         "optimizer": {"name": "nesterov", "learning_rate": 0.01, "momentum": 0.8},
         "training": {"epochs": 7, "batch_size": None, "tol": 1e-6, "patience": 3, "seed": 4},
     }
-    regressor = calibration.sklearn_regressor(config, n_events=123)
+    regressor = calibration.sklearn_regressor(model_spec(config), n_events=123)
     assert regressor.hidden_layer_sizes == (8, 4)
     assert regressor.activation == "logistic" and regressor.solver == "sgd" and regressor.nesterovs_momentum
     assert regressor.batch_size == 123 and regressor.max_iter == 7 and regressor.random_state == 4
-    assert regressor.alpha == 0.0
+    assert regressor.alpha == 0.0 and regressor.momentum == 0.8 and regressor.learning_rate_init == 0.01
+    assert regressor.tol == 1e-6 and regressor.n_iter_no_change == 3
 
 
-def test_sklearn_regressor_unknown_optimizer():
-    with pytest.raises(ValueError, match="unknown optimizer .*; valid: gd, momentum, nesterov, newton, adam"):
-        calibration.sklearn_regressor({"optimizer": {"name": "rmsprop"}}, n_events=10)
+def test_sklearn_regressor_takes_the_schemas_defaults():
+    """No defaults of its own: a partial entry gets the schema's (adam: eta0 0.01, beta1 0.9, ...; 50 epochs)."""
+    regressor = calibration.sklearn_regressor(model_spec({"optimizer": {"name": "adam"}}), n_events=1000)
+    assert regressor.solver == "adam" and regressor.learning_rate_init == 0.01
+    assert (regressor.beta_1, regressor.beta_2, regressor.epsilon) == (0.9, 0.999, 1e-8)
+    assert regressor.max_iter == 50 and regressor.batch_size == 256 and regressor.n_iter_no_change == 10
+    assert regressor.hidden_layer_sizes == (32, 32) and regressor.activation == "logistic"
+    gd = calibration.sklearn_regressor(model_spec({"optimizer": {"name": "gd", "learning_rate": 0.3}}), n_events=9)
+    assert gd.solver == "sgd" and gd.momentum == 0.0 and not gd.nesterovs_momentum and gd.batch_size == 9
 
 
 def test_weighted_mse():

@@ -160,7 +160,7 @@ def test_unknown_model_name_lists_the_models(tmp_path, capsys):
     config = write_tiny_config(tmp_path / "config.yaml")
     assert main(["train-regressor", "--config", str(config), "--model", "big", "--dataset", str(dataset),
                  "--outdir", str(tmp_path / "big")]) == 1
-    assert "valid: tiny" in capsys.readouterr().err
+    assert "model 'big' is not in regression.models of the config (configured: tiny)" in capsys.readouterr().err
 
 
 def test_classification_dataset_is_refused(tmp_path, capsys):

@@ -17,6 +17,7 @@ import pytest
 from test_train_classifier import FEATURES, TINY_MODEL, write_dataset
 
 from hepmlp.cli import main
+from hepmlp.config import comparison_spec, configured_model
 from hepmlp.errors import UserError
 from hepmlp.evaluate.comparison import compare_models
 from hepmlp.evaluate.scan_point import evaluate_scan_point
@@ -50,7 +51,7 @@ def trained_scan(tmp_path_factory):
     point_files = []
     for point in expand_scans(CONFIG)["s"]:
         folder = root / "classification" / point.scan / point.point
-        train_classifier(CONFIG, point.model, dataset, folder, progress=False)
+        train_classifier(configured_model(CONFIG, "classification", point.model), dataset, folder, progress=False)
         evaluate_scan_point(CONFIG, point.model, folder, dataset, progress=False)
         point_files.append(folder / "point.json")
     return dataset, point_files
@@ -117,8 +118,9 @@ def test_scan_table_markdown_and_figures(trained_scan, tmp_path):
 def test_the_chosen_point_joins_the_comparison_under_the_scan_name(trained_scan, tmp_path):
     dataset, point_files = trained_scan
     summarise_scan(CONFIG, "s", point_files, tmp_path / "scans" / "s", progress=False)
-    tiny = train_classifier(CONFIG, "tiny", dataset, tmp_path / "classification" / "tiny", progress=False)
-    table = compare_models(CONFIG, dataset, [tiny], tmp_path / "comparison",
+    tiny = train_classifier(configured_model(CONFIG, "classification", "tiny"), dataset,
+                            tmp_path / "classification" / "tiny", progress=False)
+    table = compare_models(comparison_spec(CONFIG), dataset, [tiny], tmp_path / "comparison",
                            scans=[tmp_path / "scans" / "s" / "choice.json"], progress=False)
     assert list(table["model"]) == ["tiny", "s"]
     choice = json.loads((tmp_path / "scans" / "s" / "choice.json").read_text())

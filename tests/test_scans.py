@@ -145,9 +145,12 @@ def test_scan_models_adds_every_point_to_the_configured_models(config):
           "(did you mean 'learning_rate'?) under optimizer")),
         ({"base": "adam", "grid": {"optimiser.name": ["gd"]}}, "s", "unknown key 'optimiser' (did you mean 'optimizer'?)"),
         ({"base": "adam", "grid": {"optimizer.name": ["adam", "newton"]}}, "s",
-         ("classification.scans.s, point name=newton: optimizer 'newton' uses the full batch (exact Hessian), "
-          "but training.batch_size is 256")),
-        ({"base": "adam", "grid": {"optimizer.momentum": [0.5, 1.0]}}, "s", "point momentum=1.0 is not a valid model"),
+         ("classification.scans.s, point name=newton is not a valid model: config key training.batch_size: 256 "
+          "should be of type null (newton uses the full batch (exact Hessian): set training.batch_size: null)")),
+        ({"base": "adam", "grid": {"optimizer.momentum": [0.5, 1.0]}}, "s",
+         ("classification.scans.s, point momentum=0.5 is not a valid model: unknown key 'momentum' under optimizer: "
+          "optimizer 'adam' takes only beta1, beta2, epsilon, learning_rate, name")),
+        ({"base": "momentum", "grid": {"optimizer.momentum": [0.5, 1.0]}}, "s", "point momentum=1.0 is not a valid model"),
         ({"base": "adm", "grid": {"hidden": [[4]]}}, "s", "classification.scans.s.base names the model 'adm'"),
         ({"base": "adam"}, "s", "classification.scans.s needs exactly one of grid"),
         ({"base": "adam", "grid": {"hidden.width": [4]}}, "s", "reaches inside 'hidden', which is not a mapping"),

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import write_dataset_folder
 from hepmlp.cli import main
+from hepmlp.config import configured_model
 from hepmlp.errors import UserError
 from hepmlp.io.model_files import load_trained
 from hepmlp.stages.classify import train_classifier
@@ -56,12 +57,16 @@ def dataset(tmp_path):
 
 
 def test_trains_and_writes_a_model_folder(dataset, tmp_path, capsys):
-    outdir = train_classifier(CONFIG, "tiny", dataset, tmp_path / "classification" / "tiny", progress=True)
+    spec = configured_model(CONFIG, "classification", "tiny")
+    outdir = train_classifier(spec, dataset, tmp_path / "classification" / "tiny", progress=True)
     assert sorted(p.name for p in outdir.iterdir()) == ["history.csv", "model.json", "model.npz"]
     model = load_trained(outdir)
     assert model.mlp.layer_sizes == (3, 6, 1) and model.mlp.output == "sigmoid"
     assert model.classes == ["background", "signal"] and model.features == FEATURES
-    assert model.metadata["loss"] == "cross_entropy" and model.metadata["model_config"] == TINY_MODEL
+    assert model.metadata["loss"] == "cross_entropy" and model.metadata["model_config"] == {
+        **TINY_MODEL, "optimizer": {**TINY_MODEL["optimizer"], "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+        "training": {**TINY_MODEL["training"], "dtype": "float64", "max_params": 2000},
+        "transform": ["standardise"]}   # as validated: the schema's defaults filled in
     assert model.metadata["history"]["epochs"] == len(model.history) == 6
     assert model.history["validation_loss"].notna().all()
     # Training helped: the weighted loss fell, and signal scores higher than background on the test split.
@@ -73,19 +78,19 @@ def test_trains_and_writes_a_model_folder(dataset, tmp_path, capsys):
 
 
 def test_same_config_and_seed_give_identical_model_npz(dataset, tmp_path):
-    first = train_classifier(CONFIG, "tiny", dataset, tmp_path / "a" / "tiny", progress=False)
-    second = train_classifier(CONFIG, "tiny", dataset, tmp_path / "b" / "tiny", progress=False)
+    first = train_classifier(configured_model(CONFIG, "classification", "tiny"), dataset, tmp_path / "a" / "tiny", progress=False)
+    second = train_classifier(configured_model(CONFIG, "classification", "tiny"), dataset, tmp_path / "b" / "tiny", progress=False)
     assert (first / "model.npz").read_bytes() == (second / "model.npz").read_bytes()
     a, b = json.loads((first / "model.json").read_text()), json.loads((second / "model.json").read_text())
     assert a["arrays"] == b["arrays"]
     other_seed = {"classification": {"models": {"tiny": {**TINY_MODEL, "training": {**TINY_MODEL["training"], "seed": 5}}}}}
-    third = train_classifier(other_seed, "tiny", dataset, tmp_path / "c" / "tiny", progress=False)
+    third = train_classifier(configured_model(other_seed, "classification", "tiny"), dataset, tmp_path / "c" / "tiny", progress=False)
     assert (third / "model.npz").read_bytes() != (first / "model.npz").read_bytes()
 
 
 def test_multi_class_uses_softmax(tmp_path):
     dataset = write_dataset(tmp_path / "dataset", n_classes=3)
-    model = load_trained(train_classifier(CONFIG, "tiny", dataset, tmp_path / "m" / "tiny", progress=False))
+    model = load_trained(train_classifier(configured_model(CONFIG, "classification", "tiny"), dataset, tmp_path / "m" / "tiny", progress=False))
     assert model.mlp.output == "softmax" and model.mlp.layer_sizes[-1] == 3
     scores = model.score(pd.read_parquet(dataset / "test.parquet")[FEATURES].to_numpy())
     assert scores.shape == (100, 3) and np.allclose(scores.sum(axis=1), 1.0)
@@ -93,13 +98,13 @@ def test_multi_class_uses_softmax(tmp_path):
 
 def test_unknown_model_lists_configured_ones(dataset, tmp_path):
     with pytest.raises(UserError, match=r"model 'nope' is not in classification.models .*configured: tiny, other"):
-        train_classifier(CONFIG, "nope", dataset, tmp_path / "out", progress=False)
+        train_classifier(configured_model(CONFIG, "classification", "nope"), dataset, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 
 def test_missing_dataset(tmp_path):
     with pytest.raises(UserError, match=r"dataset\.json does not exist"):
-        train_classifier(CONFIG, "tiny", tmp_path / "nothing", tmp_path / "out", progress=False)
+        train_classifier(configured_model(CONFIG, "classification", "tiny"), tmp_path / "nothing", tmp_path / "out", progress=False)
 
 
 def test_regression_dataset_is_refused(tmp_path):
@@ -107,7 +112,7 @@ def test_regression_dataset_is_refused(tmp_path):
     info = json.loads((dataset / "dataset.json").read_text())
     (dataset / "dataset.json").write_text(json.dumps({**info, "task": "regression"}))
     with pytest.raises(UserError, match="regression dataset"):
-        train_classifier(CONFIG, "tiny", dataset, tmp_path / "out", progress=False)
+        train_classifier(configured_model(CONFIG, "classification", "tiny"), dataset, tmp_path / "out", progress=False)
 
 
 def test_command_line_with_the_shipped_config(dataset, tmp_path, capsys):
@@ -128,5 +133,5 @@ def test_a_diverging_model_is_a_user_error_naming_its_config_entry(dataset, tmp_
     diverging = {**TINY_MODEL, "activation": "identity", "optimizer": {"name": "gd", "learning_rate": 1.0e6}}
     config = {"classification": {"models": {"wild": diverging}}}
     with pytest.raises(UserError, match=r"^classification\.models\.wild: the training loss became .*smaller learning_rate"):
-        train_classifier(config, "wild", dataset, tmp_path / "out", progress=False)
+        train_classifier(configured_model(config, "classification", "wild"), dataset, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()

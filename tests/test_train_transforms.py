@@ -13,10 +13,16 @@ import yaml
 from test_train_classifier import FEATURES, TINY_MODEL, write_dataset
 
 from hepmlp.cli import main
+from hepmlp.config import configured_model
 from hepmlp.errors import UserError
 from hepmlp.io.model_files import load_trained
 from hepmlp.stages.classify import train_classifier
 from hepmlp.transforms import weighted_moments
+
+
+def train_model(config: dict, name: str, *args, **options):
+    """``train_classifier`` of ``classification.models[name]`` in ``config`` (validated by hepmlp.config)."""
+    return train_classifier(configured_model(config, "classification", name), *args, **options)
 
 
 def config_with(transform) -> dict:
@@ -29,7 +35,7 @@ def dataset(tmp_path):
 
 
 def test_default_chain_is_the_datasets_standardisation(dataset, tmp_path):
-    model = load_trained(train_classifier({"classification": {"models": {"tiny": TINY_MODEL}}}, "tiny", dataset,
+    model = load_trained(train_model({"classification": {"models": {"tiny": TINY_MODEL}}}, "tiny", dataset,
                                           tmp_path / "tiny", progress=False))
     info = json.loads((dataset / "dataset.json").read_text())
     (step,) = model.transforms.steps
@@ -43,7 +49,7 @@ def test_default_chain_is_the_datasets_standardisation(dataset, tmp_path):
 
 
 def test_chain_is_fitted_on_the_training_split_with_training_weights(dataset, tmp_path):
-    model = load_trained(train_classifier(config_with(["gaussianise", "decorrelate"]), "tiny", dataset,
+    model = load_trained(train_model(config_with(["gaussianise", "decorrelate"]), "tiny", dataset,
                                           tmp_path / "tiny", progress=False))
     assert model.transforms.names == ["gaussianise", "decorrelate"]
     assert model.metadata["transforms"] == [{"name": "gaussianise", "options": {"knots": 100}},
@@ -100,7 +106,7 @@ def test_bad_transforms_fail_on_the_command_line_naming_the_key(dataset, tmp_pat
 
 
 def test_per_class_true_means_the_signal_class(dataset, tmp_path):
-    model = load_trained(train_classifier(config_with([{"name": "decorrelate", "per_class": True}]), "tiny",
+    model = load_trained(train_model(config_with([{"name": "decorrelate", "per_class": True}]), "tiny",
                                           dataset, tmp_path / "tiny", progress=False))
     assert model.transforms.steps[0].options == {"per_class": "signal"}
     train = pd.read_parquet(dataset / "train.parquet")
@@ -111,15 +117,15 @@ def test_per_class_true_means_the_signal_class(dataset, tmp_path):
 
 
 def test_unknown_name_from_python_lists_the_valid_names(dataset, tmp_path):
-    with pytest.raises(UserError, match=r"classification\.models\.tiny\.transform\[0\]: unknown transform 'pcaa'; "
-                                        r"valid: standardise, normalise, decorrelate, pca, gaussianise, log"):
-        train_classifier(config_with(["pcaa"]), "tiny", dataset, tmp_path / "out", progress=False)
+    with pytest.raises(UserError, match=r"config key classification\.models\.tiny\.transform\.0: 'pcaa' is not "
+                                        r"allowed; choose one of: standardise, normalise, decorrelate, pca, gaussianise, log"):
+        train_model(config_with(["pcaa"]), "tiny", dataset, tmp_path / "out", progress=False)
 
 
 def test_plot_inputs_of_a_model_draws_its_transformed_inputs_and_correlations(dataset, tmp_path, capsys):
     from hepmlp.evaluate.input_report import transformed_names
 
-    model_dir = train_classifier(config_with(["gaussianise", "decorrelate"]), "tiny", dataset, tmp_path / "tiny",
+    model_dir = train_model(config_with(["gaussianise", "decorrelate"]), "tiny", dataset, tmp_path / "tiny",
                                  progress=False)
     config = Path(__file__).parents[1] / "config" / "config.yaml"
     outdir = tmp_path / "inputs" / "tiny"

@@ -166,7 +166,7 @@ def random_points(random: Mapping[str, Any], *, where: str) -> list[tuple[str, d
     n = random.get("n")
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise UserError(f"{where}.random.n must be an integer ≥ 1 (the number of points), got {n!r}")
-    seed = random.get("seed", 0)
+    seed = random["seed"]  # the schema's default filled in (validate_config)
     parameters = random.get("parameters") or {}
     if not parameters:
         raise UserError(f"{where}.random.parameters is empty; give each scanned key a distribution")
@@ -237,6 +237,13 @@ def expand_scan(name: str, scan: Mapping[str, Any], models: Mapping[str, Any], v
         entry = copy.deepcopy(base)
         for key, value in parameters.items():
             set_dotted(entry, key, value, where=where)
+        for kind in ("optimizer", "schedule"):   # a scanned name: the base's options of its old name do not carry
+            if f"{kind}.name" in parameters and isinstance(entry.get(kind), dict):
+                from hepmlp.config import block_keys
+
+                kept = set(block_keys(kind, entry[kind].get("name"))) | {
+                    key.split(".", 1)[1] for key in parameters if key.startswith(f"{kind}.")}
+                entry[kind] = {key: value for key, value in entry[kind].items() if key in kept}
         point_where = f"{where}, point {point}"
         validate_entry(entry, point_where)
         check_full_batch(entry, point_where)

@@ -161,7 +161,7 @@ rule apply_scores:
         tree=lambda wildcards: config["samples"][wildcards.sample]["tree"],
         step_size=config["reading"]["step_size"],
         # a sample that took no part in training gets the mean of the k fold models
-        folds=lambda wildcards: "" if config["samples"][wildcards.sample].get("train", True) else "--folds mean",
+        folds=lambda wildcards: "" if config["samples"][wildcards.sample]["train"] else "--folds mean",
     log:
         "logs/scores/{sample}.log",
     benchmark:

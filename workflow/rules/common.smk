@@ -143,7 +143,7 @@ def trained_models(models):
 MODELS = list(config["classification"]["models"])
 # models with input transforms other than the default [standardise]: their inputs get figures of their own
 TRANSFORM_MODELS = [name for name, model in config["classification"]["models"].items()
-                    if model.get("transform", ["standardise"]) != ["standardise"]]
+                    if model["transform"] != ["standardise"]]
 # Scans: each point is a model named {scan}/{point} (hepmlp.scans, validated
 # with the config above); MODEL_ENTRIES holds every model's entry, points included.
 SCANS = {scan: [point.point for point in points] for scan, points in hepmlp.scans.expand_scans(config).items()}
@@ -152,7 +152,7 @@ MODEL_ENTRIES = hepmlp.scans.scan_models(config)
 REGRESSION_MODELS = list(config["regression"]["models"]) if "regression" in config else []
 SAMPLES = list(config["samples"])
 # samples with train: false are only scored (results/scores/{sample}.root), never trained on
-TRAINING_SAMPLES = [name for name in SAMPLES if config["samples"][name].get("train", True)]
+TRAINING_SAMPLES = [name for name in SAMPLES if config["samples"][name]["train"]]
 
 # k-fold cross-training: one training job per (model, fold)
 KFOLD = config["split"]["method"] == "kfold"

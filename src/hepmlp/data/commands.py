@@ -29,19 +29,11 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def load_config(path: str) -> dict:
-    """``hepmlp.config.load_config`` (validates and fills defaults)."""
-    from hepmlp.config import load_config as load_and_validate
-
-    return load_and_validate(path)
-
-
 def run(args: argparse.Namespace) -> None:
-    from hepmlp.data.dataset import build_classification_dataset, build_regression_dataset
+    from hepmlp.config import dataset_spec, load_config
+    from hepmlp.data.dataset import build_dataset
 
-    config = load_config(args.config)
-    build = build_classification_dataset if args.task == "classification" else build_regression_dataset
-    info = build(config, args.outdir)
+    info = build_dataset(dataset_spec(load_config(args.config), args.task), args.outdir)
     counts = info["split"]["counts"]
     if "per_fold" in counts:
         summary = f"{counts['events']} events in {len(counts['per_fold'])} folds: " + " / ".join(

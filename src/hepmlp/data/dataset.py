@@ -1,7 +1,9 @@
 """Build the training dataset: read samples, weight, split, standardise, write.
 
+``build_dataset(spec, outdir)`` (the stage: ``spec`` from
+``hepmlp.config.dataset_spec``), and for notebooks and tests
 ``build_classification_dataset(config, outdir)`` and
-``build_regression_dataset(config, outdir)`` write
+``build_regression_dataset(config, outdir)``, which validate ``config`` first, write
 ``outdir/{train,validation,test}.parquet`` and ``outdir/dataset.json`` (the
 format is described in ``hepmlp.data.store``), all or nothing.
 
@@ -28,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from hepmlp import __version__
-from hepmlp.data import dataset_config
 from hepmlp.data.dataset_config import DatasetSpec
 from hepmlp.data.samples import DataWarning, SampleData, read_sample, read_samples
 from hepmlp.data.folds import NO_FOLD, assign_folds, check_classes_in_folds
@@ -52,12 +53,16 @@ EVENTS_FILES = ("events",)  # kfold: every event in one file, events.parquet, wi
 
 def build_classification_dataset(config: dict, outdir: str | os.PathLike) -> dict:
     """Write the classification dataset for ``config`` into ``outdir``; return dataset.json's content."""
-    return build_dataset(dataset_config.classification_spec(config), outdir)
+    from hepmlp.config import dataset_spec
+
+    return build_dataset(dataset_spec(config, "classification"), outdir)
 
 
 def build_regression_dataset(config: dict, outdir: str | os.PathLike) -> dict:
     """Write the calorimeter-regression dataset for ``config`` into ``outdir``; return dataset.json's content."""
-    return build_dataset(dataset_config.regression_spec(config), outdir)
+    from hepmlp.config import dataset_spec
+
+    return build_dataset(dataset_spec(config, "regression"), outdir)
 
 
 def build_dataset(spec: DatasetSpec, outdir: str | os.PathLike) -> dict:

@@ -18,7 +18,10 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from hepmlp.config import schema_default
 from hepmlp.errors import UserError
+
+DEFAULT_STEP_SIZE = schema_default("reading", "step_size")   # the config's reading.step_size
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKMGT]i?B|B)?\s*$")
 _UNITS = {"B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
@@ -28,13 +31,13 @@ _UNITS = {"B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**
 def step_size_bytes(step_size: str | int) -> str:
     """uproot's byte ``step_size`` as ``"<n> B"``; an integer means bytes (uproot would read entries)."""
     if isinstance(step_size, bool) or not isinstance(step_size, (str, int)):
-        raise UserError(f"reading.step_size {step_size!r} must be a size such as '50 MB'")
+        raise UserError(f"reading.step_size {step_size!r} must be a size in bytes such as '200 kB' or '1 GiB'")
     match = _SIZE.match(f"{step_size} B" if isinstance(step_size, int) else step_size)
     if match is None:
-        raise UserError(f"reading.step_size {step_size!r} is not a size such as '50 MB', '200 kB' or '1 GiB'")
+        raise UserError(f"reading.step_size {step_size!r} is not a size such as '200 kB', '20 MB' or '1 GiB'")
     size = int(float(match.group(1)) * _UNITS[match.group(2) or "B"])
     if size <= 0:
-        raise UserError(f"reading.step_size {step_size!r} must be positive, such as '50 MB'")
+        raise UserError(f"reading.step_size {step_size!r} must be positive, such as '200 kB'")
     return f"{size} B"
 
 

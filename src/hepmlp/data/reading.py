@@ -30,6 +30,7 @@ from hepmlp.data.prefetch import Prefetcher
 from hepmlp.data.read_settings import (  # re-exported: other stages import them from here
     Progress,
     default_threads,
+    DEFAULT_STEP_SIZE,
     step_size_bytes,
     use_isal_for_zlib,
     worker_pool,
@@ -224,7 +225,7 @@ class ExpressionReader:
         tree: str,
         expressions: Mapping[str, str | Expression],
         *,
-        step_size: str | int = "50 MB",
+        step_size: str | int = DEFAULT_STEP_SIZE,
         selection: str | Expression | None = None,
         progress: bool | str | None = None,
         entry_column: str | None = None,
@@ -392,7 +393,7 @@ def iterate_expressions(
     tree: str,
     expressions: Mapping[str, str | Expression],
     *,
-    step_size: str | int = "50 MB",
+    step_size: str | int = DEFAULT_STEP_SIZE,
     selection: str | Expression | None = None,
     progress: bool | str | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:

@@ -31,59 +31,6 @@ from hepmlp.errors import UserError
 
 SPLITS = ("train", "validation", "test")
 TRAIN, VALIDATION, TEST = 0, 1, 2
-METHODS = ("random", "modulo", "kfold")
-DEFAULTS = {"method": "random", "train": 0.6, "validation": 0.2, "test": 0.2, "seed": 1, "modulo": 3,
-            "folds": 5, "fold_by": "event"}
-TOLERANCE = 1e-6
-ROLES = {
-    "validation": "training needs validation events for early stopping and the loss history",
-    "test": "the evaluation needs test events for every metric and figure",
-}
-
-
-def split_settings(config: Mapping | None) -> dict:
-    """The ``split`` config section with defaults filled in and checked.
-
-    Fractions must lie in [0, 1] and sum to 1; ``modulo`` must be >= 2; the
-    fractions the method uses (``fractions_used``) must be positive, so that
-    no split ends up empty.
-    """
-    settings = {**DEFAULTS, **(config or {})}
-    unknown = sorted(set(settings) - set(DEFAULTS))
-    if unknown:
-        raise UserError(f"config: unknown key(s) {', '.join(unknown)} under split; allowed: {', '.join(DEFAULTS)}")
-    if settings["method"] not in METHODS:
-        raise UserError(
-            f"config key split.method: {settings['method']!r} is not allowed; choose one of: {', '.join(METHODS)}"
-        )
-    fractions = [settings[name] for name in SPLITS]
-    for name, fraction in zip(SPLITS, fractions):
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
-            raise UserError(f"config key split.{name}: {fraction!r} must be a number between 0 and 1")
-    total = sum(fractions)
-    if abs(total - 1) > TOLERANCE:
-        raise UserError(
-            f"config keys split.train + split.validation + split.test = {fractions[0]} + {fractions[1]} + "
-            f"{fractions[2]} = {total:g}, but they must sum to 1; adjust the fractions"
-        )
-    if settings["train"] <= 0:
-        raise UserError("config key split.train must be positive: the classifier needs training events")
-    if isinstance(settings["modulo"], bool) or not isinstance(settings["modulo"], int) or settings["modulo"] < 2:
-        raise UserError(f"config key split.modulo: {settings['modulo']!r} must be an integer >= 2")
-    for name in fractions_used(settings)[1:]:
-        if settings[name] <= 0:
-            raise UserError(
-                f"config key split.{name} is 0, but split.method {settings['method']} then leaves the "
-                f"{name} split empty, and {ROLES[name]}; give it a positive fraction such as "
-                f"{DEFAULTS[name]} (and lower the others so that they sum to 1)"
-            )
-    if not isinstance(settings["seed"], int) or isinstance(settings["seed"], bool):
-        raise UserError(f"config key split.seed: {settings['seed']!r} must be an integer")
-    if isinstance(settings["folds"], bool) or not isinstance(settings["folds"], int) or settings["folds"] < 2:
-        raise UserError(f"config key split.folds: {settings['folds']!r} must be an integer >= 2 (the number of folds k)")
-    if not isinstance(settings["fold_by"], str) or not settings["fold_by"].strip():
-        raise UserError(f"config key split.fold_by: {settings['fold_by']!r} must be an expression such as 'event'")
-    return settings
 
 
 def fractions_used(settings: Mapping) -> tuple[str, ...]:
@@ -142,7 +89,7 @@ def modulo_split(
 
 
 def assign_splits(settings: Mapping, *, n_events: int, event_numbers: np.ndarray | None, stream: str) -> np.ndarray:
-    """Split codes ``(n_events,)`` for one sample, per ``split_settings(...)``."""
+    """Split codes ``(n_events,)`` for one sample, per the validated ``split`` section (``hepmlp.config.split_spec``)."""
     fractions = (settings["train"], settings["validation"], settings["test"])
     if settings["method"] == "kfold":
         return np.full(n_events, TRAIN, dtype=np.int8)

@@ -28,7 +28,7 @@ import numpy as np
 
 from hepmlp.choices import check_choice
 from hepmlp.nn.activations import hidden_unit
-from hepmlp.optim import OPTIMIZERS
+from hepmlp.specs import ModelSpec
 
 TARGETS = ("ratio", "energy")
 # A feature is a calorimeter layer if its expression is a bare E_ECAL<n> / E_HCAL<n> branch.
@@ -97,12 +97,12 @@ def apply_linear_calibration(layer_energies: np.ndarray, coefficients: np.ndarra
     return np.asarray(layer_energies, dtype=np.float64) @ np.asarray(coefficients, dtype=np.float64)
 
 
-def sklearn_regressor(model_config: dict, *, n_events: int):
-    """An unfitted ``MLPRegressor`` mirroring one ``regression.models`` entry.
+def sklearn_regressor(spec: ModelSpec, *, n_events: int):
+    """An unfitted ``MLPRegressor`` mirroring one ``regression.models`` entry (its ``ModelSpec``).
 
     Hidden layers, activation, epochs (``max_iter``), ``tol``, ``patience``
     (``n_iter_no_change``, on the training loss: sklearn's early stopping
-    would hold out part of the training set), batch size (``null`` = full
+    would hold out part of the training set), batch size (``None`` = full
     batch) and seed are copied.  Optimizers: ``adam`` -> ``adam`` (same
     learning rate, beta1, beta2, epsilon); ``gd``/``momentum``/``nesterov``
     -> ``sgd`` (momentum 0 / momentum / Nesterov); ``newton`` -> ``lbfgs``.
@@ -110,44 +110,32 @@ def sklearn_regressor(model_config: dict, *, n_events: int):
     """
     from sklearn.neural_network import MLPRegressor
 
-    optimizer = dict(model_config.get("optimizer") or {"name": "adam"})
-    training = dict(model_config.get("training") or {})
-    activation = model_config.get("activation", "sigmoid")
-    batch_size = training.get("batch_size") or n_events
+    optimizer, training = spec.optimizer, spec.training
     options: dict = {
-        "hidden_layer_sizes": tuple(int(size) for size in model_config.get("hidden", (32, 32))),
-        "activation": hidden_unit(activation).sklearn_name,
+        "hidden_layer_sizes": tuple(int(size) for size in spec.hidden),
+        "activation": hidden_unit(spec.activation).sklearn_name,
         "alpha": 0.0,
-        "batch_size": int(min(batch_size, n_events)),
-        "max_iter": int(training.get("epochs", 200)),
-        "tol": float(training.get("tol") or 0.0),
-        "n_iter_no_change": int(training.get("patience") or training.get("epochs", 200)),
-        "random_state": int(training.get("seed", 0)),
+        "batch_size": int(min(training.batch_size or n_events, n_events)),
+        "max_iter": training.epochs,
+        "tol": float(training.tol or 0.0),
+        "n_iter_no_change": training.patience or training.epochs,
+        "random_state": training.seed,
         "shuffle": True,
     }
-    name = check_choice("optimizer", optimizer.get("name", "adam"), OPTIMIZERS)
-    learning_rate = float(optimizer.get("learning_rate", 0.001))
-    if name == "adam":
-        options.update(
-            solver="adam",
-            learning_rate_init=learning_rate,
-            beta_1=float(optimizer.get("beta1", 0.9)),
-            beta_2=float(optimizer.get("beta2", 0.999)),
-            epsilon=float(optimizer.get("epsilon", 1e-8)),
-        )
-    elif name in ("gd", "momentum", "nesterov"):
-        options.update(
-            solver="sgd",
-            learning_rate_init=learning_rate,
-            momentum=float(optimizer.get("momentum", 0.9)) if name != "gd" else 0.0,
-            nesterovs_momentum=name == "nesterov",
-        )
-    elif name == "newton":
+    if optimizer.name == "adam":
+        options.update(solver="adam", learning_rate_init=optimizer.learning_rate,
+                       beta_1=optimizer.options["beta1"], beta_2=optimizer.options["beta2"],
+                       epsilon=optimizer.options["epsilon"])
+    elif optimizer.name == "newton":
         options.update(solver="lbfgs")
+    else:   # gd, momentum, nesterov
+        options.update(solver="sgd", learning_rate_init=optimizer.learning_rate,
+                       momentum=optimizer.options.get("momentum", 0.0),
+                       nesterovs_momentum=optimizer.name == "nesterov")
     return MLPRegressor(**options)
 
 
-def fit_sklearn_regressor(model_config: dict, X: np.ndarray, y: np.ndarray, weights=None):
+def fit_sklearn_regressor(spec: ModelSpec, X: np.ndarray, y: np.ndarray, weights=None):
     """Fit :func:`sklearn_regressor` on ``X`` (n, d) and ``y`` (n,) with event weights (n,).
 
     Stopping after ``epochs`` without meeting ``tol`` is the intended budget,
@@ -155,7 +143,7 @@ def fit_sklearn_regressor(model_config: dict, X: np.ndarray, y: np.ndarray, weig
     """
     from sklearn.exceptions import ConvergenceWarning
 
-    regressor = sklearn_regressor(model_config, n_events=len(y))
+    regressor = sklearn_regressor(spec, n_events=len(y))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         regressor.fit(X, y, sample_weight=weights)

@@ -48,6 +48,7 @@ from hepmlp.evaluate.template_plots import plot_templates
 from hepmlp.io.template_files import write_templates, write_workspace
 from hepmlp.output_values import jsonable
 from hepmlp.outputs import atomic_outputs
+from hepmlp.specs import EvaluationSpec
 
 METRICS_FILE = "metrics.json"
 EVALUATION_FILE = "evaluation.parquet"
@@ -74,10 +75,6 @@ def plot_stems(classes: Sequence[str]) -> list[str]:
     return stems
 
 
-def plot_settings(config: dict) -> tuple[tuple[str, ...], int]:
-    """``(formats, bins)`` from the config's ``plots`` section (defaults png+pdf, 40)."""
-    plots = config.get("plots") or {}
-    return tuple(plots.get("formats") or ("png", "pdf")), int(plots.get("bins") or 40)
 
 
 def _class_samples(split: ScoredSplit, classes: Sequence[str], column: int | None) -> dict[str, WeightedSample]:
@@ -143,20 +140,19 @@ def _ranking_figure(plots: Path, evaluation: Evaluation, formats) -> None:
 
 
 def write_classifier_report(evaluation: Evaluation, values: dict, details: ClassifierDetails, plots: Path, *,
-                            config: dict, luminosity: float | None = None,
-                            physics: PhysicsResult | None = None) -> None:
+                            spec: EvaluationSpec, physics: PhysicsResult | None = None) -> None:
     """Draw every figure of ``plot_stems`` into the folder ``plots``.
 
     ``loss_history``: one model's train and validation loss with its learning
     rate, or every fold model's losses in one figure.  ``templates``: the
     stacked templates of ``physics`` (where a class is the signal).
     """
-    formats, bins_count = plot_settings(config)
+    formats, bins_count = spec.plots.formats, spec.plots.bins
     classes = evaluation.classes
     plots.mkdir(parents=True, exist_ok=True)
     bins = np.linspace(0.0, 1.0, bins_count + 1)
     _score_figures(plots, classes, evaluation, details, bins, formats, physics)
-    luminosity = (config.get("classification") or {}).get("luminosity") or luminosity
+    luminosity = spec.luminosity
     if physics is not None:
         plot_templates(physics.templates, plots / "templates", luminosity=luminosity,
                        summary=physics_summary(physics.values), formats=formats)
@@ -173,7 +169,7 @@ def write_classifier_report(evaluation: Evaluation, values: dict, details: Class
     _ranking_figure(plots, evaluation, formats)
 
 
-def evaluate_classifier(config: dict, model_dir: str | os.PathLike, dataset_dir: str | os.PathLike, *,
+def evaluate_classifier(spec: EvaluationSpec, model_dir: str | os.PathLike, dataset_dir: str | os.PathLike, *,
                         progress: bool = True) -> dict:
     """Write ``model_dir/metrics.json``, ``model_dir/evaluation.parquet`` and ``model_dir/plots/``; return the metrics."""
     model_dir, dataset_dir = Path(model_dir), Path(dataset_dir)
@@ -184,21 +180,19 @@ def evaluate_classifier(config: dict, model_dir: str | os.PathLike, dataset_dir:
               file=sys.stderr)
     values, details = evaluation_metrics(evaluation)
     start = time.perf_counter()
-    physics = physics_metrics(config, evaluation, name=str(model_dir))
+    physics = physics_metrics(spec.physics, evaluation, name=str(model_dir))
     if physics is not None:
         values.update(physics.values)
         if progress:
             print(f"evaluate-classifier {evaluation.name}: templates, pyhf and bootstrap took "
                   f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
     values = jsonable(values)
-    info = read_info(dataset_dir)
     outputs = [model_dir / METRICS_FILE, model_dir / EVALUATION_FILE, model_dir / PLOTS_DIR]
     if physics is not None:
         outputs += [model_dir / TEMPLATES_FILE, model_dir / WORKSPACE_FILE]
     with atomic_outputs(*outputs) as temporaries:
         metrics_tmp, table_tmp, plots_tmp = temporaries[:3]
-        write_classifier_report(evaluation, values, details, plots_tmp, config=config,
-                                luminosity=info.get("luminosity"), physics=physics)
+        write_classifier_report(evaluation, values, details, plots_tmp, spec=spec, physics=physics)
         evaluation.table.to_parquet(table_tmp, index=False)
         if physics is not None:
             write_templates(temporaries[3], physics.templates, title=evaluation.name)

@@ -39,13 +39,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hepmlp.choices import check_choice
 from hepmlp.data.folds import fold_training_sets
 from hepmlp.data.store import feature_matrix, is_kfold_dataset, read_events, read_info, standardise
 from hepmlp.errors import UserError
-from hepmlp.evaluate.baselines import BASELINES, TrainingData, train_baseline
+from hepmlp.evaluate.baselines import TrainingData, train_baseline
 from hepmlp.evaluate.classifier_metrics import mean_auc
-from hepmlp.evaluate.classifier_report import plot_settings
 from hepmlp.evaluate.evaluation import Evaluation, evaluate_model, fold_evaluation, split_evaluation
 from hepmlp.evaluate.evaluation_metrics import evaluation_metrics
 from hepmlp.evaluate.scoring import read_frames
@@ -55,6 +53,7 @@ from hepmlp.evaluate.ranking import paired_comparison
 from hepmlp.evaluate.roc_plots import plot_rejection, plot_roc, plot_roc_panels
 from hepmlp.output_values import jsonable
 from hepmlp.outputs import atomic_outputs
+from hepmlp.specs import ComparisonSpec
 
 TRAINING_WEIGHT_COLUMN = "training_weight"
 PLOT_STEMS = ("roc", "roc_rejection", "loss_per_epoch", "loss_per_second")
@@ -200,7 +199,7 @@ def _baseline_evaluation(name: str, info: dict, frames: dict | None, events: pd.
     return fold_evaluation(name, info, events, scorers), results
 
 
-def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Sequence[str | os.PathLike],
+def compare_models(spec: ComparisonSpec, dataset_dir: str | os.PathLike, model_dirs: Sequence[str | os.PathLike],
                    outdir: str | os.PathLike, *, scans: Sequence[str | os.PathLike] = (),
                    progress: bool = True) -> pd.DataFrame:
     """Evaluate ``model_dirs``, each scan's chosen point (``scans``: ``choice.json`` files) and the
@@ -224,7 +223,7 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
         evaluation = evaluate_model(model_dir, dataset_dir)
         name = name or evaluation.name
         values, details = evaluation_metrics(evaluation)
-        physics = physics_metrics(config, evaluation, name=str(model_dir))
+        physics = physics_metrics(spec.physics, evaluation, name=str(model_dir))
         if physics is not None:
             values.update(physics.values)
             replicates[name] = physics.replicates
@@ -243,13 +242,11 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
             print(f"compare-models: {name}: AUC {mean_auc(values, classes):.4f}", file=sys.stderr)
     best = max(rows, key=lambda row: mean_auc(row, classes))["model"]
     hidden, activation, seed = architectures[best]
-    baselines = list((config.get("classification") or {}).get("baselines", BASELINES))
-    for name in baselines:
-        check_choice("baseline", name, BASELINES, where="classification.baselines", error=UserError)
+    for name in spec.baselines:
         evaluation, results = _baseline_evaluation(name, info, frames, events, hidden=hidden,
                                                    activation=activation, seed=seed)
         values, details = evaluation_metrics(evaluation, training=False)
-        physics = physics_metrics(config, evaluation, name=f"baseline {name}")
+        physics = physics_metrics(spec.physics, evaluation, name=f"baseline {name}")
         if physics is not None:
             values.update(physics.values)
             replicates[name] = physics.replicates
@@ -274,7 +271,7 @@ def compare_models(config: dict, dataset_dir: str | os.PathLike, model_dirs: Seq
         if column in table.columns:
             table[column] = table[column].astype("Int64")
     ranking_column = "auc_test" if len(classes) == 2 else "auc_test_macro"
-    formats, _ = plot_settings(config)
+    formats = spec.plots.formats
     where = "every event, out-of-fold" if kfold else "test set"
     events_text = "events (every event, out-of-fold)" if kfold else "test events"
     paths = (outdir / "metrics.csv", outdir / "metrics.md", outdir / "plots")

@@ -23,15 +23,15 @@ from hepmlp.data.folds import fold_training_sets
 from hepmlp.data.store import feature_matrix, read_events, read_info
 from hepmlp.errors import UserError
 from hepmlp.evaluate import metrics
-from hepmlp.evaluate.classifier_report import plot_settings
 from hepmlp.evaluate.scoring import WEIGHT_COLUMN
 from hepmlp.evaluate.input_plots import plot_correlation_matrices, plot_feature_distributions
 from hepmlp.outputs import atomic_outputs
+from hepmlp.specs import PlotSpec
 
 PLOT_STEMS = ("input_features", "correlations")
 
 
-def plot_inputs(config: dict, dataset_dir: str | os.PathLike, outdir: str | os.PathLike, *,
+def plot_inputs(plot_spec: PlotSpec, dataset_dir: str | os.PathLike, outdir: str | os.PathLike, *,
                 progress: bool = True) -> Path:
     """Draw the input figures of ``dataset_dir`` into ``outdir/plots``; return the folder."""
     dataset_dir, outdir = Path(dataset_dir), Path(outdir)
@@ -48,7 +48,7 @@ def plot_inputs(config: dict, dataset_dir: str | os.PathLike, outdir: str | os.P
     labels = train["label"].to_numpy()
     weights = train[WEIGHT_COLUMN].to_numpy()
     by_class = {name: (X[labels == index], weights[labels == index]) for index, name in enumerate(info["classes"])}
-    formats, bins_count = plot_settings(config)
+    formats, bins_count = plot_spec.formats, plot_spec.bins
     with atomic_outputs(outdir / "plots") as (plots,):
         plots.mkdir(parents=True)
         plot_feature_distributions(features, by_class, plots / "input_features", expressions=info["expressions"],
@@ -73,7 +73,7 @@ def transformed_names(features: list[str], chain_names: list[str]) -> list[str]:
     return [f"T({name})" for name in features]
 
 
-def plot_transformed_inputs(config: dict, dataset_dir: str | os.PathLike, model_dir: str | os.PathLike,
+def plot_transformed_inputs(plot_spec: PlotSpec, dataset_dir: str | os.PathLike, model_dir: str | os.PathLike,
                             outdir: str | os.PathLike, *, progress: bool = True) -> Path:
     """A model's inputs after its transforms, from the training split, into ``outdir/plots``.
 
@@ -107,7 +107,7 @@ def plot_transformed_inputs(config: dict, dataset_dir: str | os.PathLike, model_
     name = f"{Path(model_dir).resolve().name} fold 0" if folded else model.name
     names = transformed_names(model.features, model.transforms.names)
     by_class = {name: (Y[labels == index], weights[labels == index]) for index, name in enumerate(model.classes)}
-    formats, bins_count = plot_settings(config)
+    formats, bins_count = plot_spec.formats, plot_spec.bins
     matrices, ticks = {}, {}
     for index, class_name in enumerate(model.classes):
         rows = labels == index

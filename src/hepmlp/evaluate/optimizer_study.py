@@ -275,7 +275,7 @@ def compute_study() -> Study:
     return Study(document, function_1d, regime_runs, function_2d, runs_2d, saddle, saddle_paths, curves)
 
 
-def run_optimizer_study(outdir: str | os.PathLike, *, formats: Sequence[str] = ("png", "pdf"),
+def run_optimizer_study(outdir: str | os.PathLike, *, formats: Sequence[str],
                         progress: bool = True) -> list[dict]:
     """Run the five parts and write ``steps.json``, ``steps.csv`` and ``plots/`` into ``outdir``."""
     import pandas as pd

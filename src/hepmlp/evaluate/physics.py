@@ -49,36 +49,11 @@ import numpy as np
 from hepmlp.evaluate import bootstrap, significance
 from hepmlp.evaluate.classifier_metrics import BACKGROUND_EFFICIENCY_POINTS
 from hepmlp.evaluate.templates import Templates, bin_index, build_templates, template_edges
+from hepmlp.specs import PhysicsSpec
 
 # ε_B points of the ROC band: fine on a log scale (rejection figure) and on a linear one (ROC figure)
 BAND_GRID = np.unique(np.r_[np.geomspace(1.0e-4, 1.0, 81), np.linspace(0.0, 1.0, 101)])
 LIMIT_BANDS = ("minus2sigma", "minus1sigma", "", "plus1sigma", "plus2sigma")
-
-
-@dataclass(frozen=True)
-class PhysicsSettings:
-    """``classification.templates`` and ``classification.bootstrap`` of the validated config."""
-
-    binning: str
-    bins: int
-    min_background_events: int
-    normalisation_uncertainty: float | Mapping[str, float]
-    resamples: int
-    seed: int
-    level: float
-
-    @classmethod
-    def from_config(cls, config: dict) -> PhysicsSettings:
-        """The settings of ``config``; keys it leaves out take the schema's defaults."""
-        from hepmlp.config import schema
-
-        classification = config.get("classification") or {}
-        sections = schema()["properties"]["classification"]["properties"]
-        merged = {}
-        for section in ("templates", "bootstrap"):
-            defaults = {key: entry["default"] for key, entry in sections[section]["properties"].items()}
-            merged.update({**defaults, **(classification.get(section) or {})})
-        return cls(**merged)
 
 
 @dataclass(frozen=True)
@@ -110,7 +85,7 @@ def _interval_keys(name: str, replicates: np.ndarray, level: float) -> dict:
 
 
 def evaluate_physics(scores, is_signal, weights, yield_weights, samples, *,
-                     settings: PhysicsSettings) -> PhysicsResult:
+                     settings: PhysicsSpec) -> PhysicsResult:
     """Templates, Z_A, pyhf significance and limits, and bootstrap intervals of one classifier.
 
     All inputs ``(n,)`` (module docstring).  ``TemplateError`` when the

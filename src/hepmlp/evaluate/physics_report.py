@@ -3,9 +3,9 @@
 ``physics_table`` turns the evaluation table (``hepmlp.evaluate.evaluation``:
 every event's out-of-fold score with k-fold cross-training, else the test
 split) into plain arrays; ``physics_metrics`` runs ``evaluate_physics`` on
-them with the config's settings (``PhysicsSettings.from_config``, the one
-reader of ``classification.templates`` and ``classification.bootstrap``) and
-words bad input as a ``UserError``.
+them with the settings of ``classification.templates`` and
+``classification.bootstrap`` (a ``PhysicsSpec``, built by
+``hepmlp.config.physics_spec``) and words bad input as a ``UserError``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import numpy as np
 
 from hepmlp.errors import UserError
 from hepmlp.evaluate.evaluation import SCORE_COLUMN, Evaluation
-from hepmlp.evaluate.physics import PhysicsResult, PhysicsSettings, evaluate_physics
+from hepmlp.evaluate.physics import PhysicsResult, evaluate_physics
 from hepmlp.evaluate.scoring import WEIGHT_COLUMN
 from hepmlp.evaluate.templates import TemplateError
 from hepmlp.io.template_files import template_histograms
+from hepmlp.specs import PhysicsSpec
 
 SIGNAL_CLASS = "signal"
 
@@ -47,7 +48,7 @@ def physics_table(evaluation: Evaluation) -> tuple[np.ndarray, ...]:
             samples)
 
 
-def check_normalisation_samples(settings: PhysicsSettings, background_samples: Sequence[str]) -> None:
+def check_normalisation_samples(settings: PhysicsSpec, background_samples: Sequence[str]) -> None:
     """``UserError`` if ``normalisation_uncertainty`` names a sample that is not a background of the dataset."""
     if not isinstance(settings.normalisation_uncertainty, Mapping):
         return
@@ -59,10 +60,9 @@ def check_normalisation_samples(settings: PhysicsSettings, background_samples: S
         )
 
 
-def physics_from_table(config: dict, scores, is_signal, weights, yield_weights, samples, *,
+def physics_from_table(settings: PhysicsSpec, scores, is_signal, weights, yield_weights, samples, *,
                        name: str) -> PhysicsResult:
-    """``evaluate_physics`` with the config's settings; bad binning or sample names are a ``UserError``."""
-    settings = PhysicsSettings.from_config(config)
+    """``evaluate_physics`` with ``settings``; bad binning or sample names are a ``UserError``."""
     samples = np.asarray(samples).astype(str)
     is_signal = np.asarray(is_signal, dtype=bool)
     check_normalisation_samples(settings, sorted(set(samples[~is_signal].tolist())))
@@ -80,11 +80,11 @@ def physics_from_table(config: dict, scores, is_signal, weights, yield_weights, 
     return result
 
 
-def physics_metrics(config: dict, evaluation: Evaluation, *, name: str) -> PhysicsResult | None:
+def physics_metrics(settings: PhysicsSpec, evaluation: Evaluation, *, name: str) -> PhysicsResult | None:
     """The physics result of the evaluated events; ``None`` when no class is the signal."""
     if not has_signal(evaluation.classes):
         return None
-    return physics_from_table(config, *physics_table(evaluation), name=name)
+    return physics_from_table(settings, *physics_table(evaluation), name=name)
 
 
 def physics_summary(values: dict) -> str:

@@ -103,7 +103,7 @@ def _figures(plots: Path, scan: str, definition: dict, records: list[dict], keys
 def summarise_scan(config: dict, scan: str, point_files: Sequence[str | os.PathLike], outdir: str | os.PathLike, *,
                    progress: bool = True) -> dict:
     """Write the scan's table, choice and figures into ``outdir``; return the chosen point's record."""
-    from hepmlp.evaluate.classifier_report import plot_settings
+    from hepmlp.config import plot_spec
     from hepmlp.evaluate.comparison import markdown_table
 
     scans = expand_scans(config)
@@ -116,7 +116,7 @@ def summarise_scan(config: dict, scan: str, point_files: Sequence[str | os.PathL
     choice = dict(choose_point(records))
     choice["criterion"] = CRITERION
     table = scan_table(records, keys, choice["point"])
-    formats, _ = plot_settings(config)
+    formats = plot_spec(config.get("plots")).formats
     outdir = Path(outdir)
     paths = (outdir / "scan.csv", outdir / "scan.md", outdir / "choice.json", outdir / "plots")
     with atomic_outputs(*paths) as (csv_tmp, markdown_tmp, choice_tmp, plots_tmp):

@@ -13,7 +13,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
-DEFAULT_FORMATS = ("png", "pdf")
+from hepmlp.config import schema_default  # noqa: E402
+
+DEFAULT_FORMATS = tuple(schema_default("plots", "formats"))   # the config schema is their one home
 # The ten-colour palette of M. Petroff (arXiv:2107.02270), as CMS uses it: distinct, colour-blind safe.
 PALETTE = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6",
            "#a96b59", "#e76300", "#b9ac70", "#717581", "#92dadd")

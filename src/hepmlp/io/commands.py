@@ -5,26 +5,24 @@ from __future__ import annotations
 import argparse
 import sys
 
-DEFAULT_STEP_SIZE = "50 MB"
 DEFAULT_TREE = "Events"  # = hepmlp.io.score_trees.DEFAULT_TREE (not imported: uproot loads slowly)
 DEFAULT_OUTPUT_TREE = "Scores"
 
 
 def parse_step_size(text: str | int) -> str | int:
-    """``"50 MB"``-style sizes stay strings; a plain integer is a number of bytes (as for ``reading.step_size``)."""
+    """Sizes such as ``"20 MB"`` stay strings; a plain integer is a number of bytes (as for ``reading.step_size``)."""
     text = str(text).strip()
     return int(text) if text.isdigit() else text
 
 
 def _step_size(args: argparse.Namespace) -> str | int:
+    """--step-size, else reading.step_size of --config, else the schema's default."""
+    from hepmlp.config import load_config, reading_spec
+
     if args.step_size is not None:
         return parse_step_size(args.step_size)
-    if args.config is not None:
-        from hepmlp.config import load_config
-
-        reading = load_config(args.config).get("reading") or {}
-        return parse_step_size(reading.get("step_size", DEFAULT_STEP_SIZE))
-    return DEFAULT_STEP_SIZE
+    reading = load_config(args.config)["reading"] if args.config is not None else None
+    return parse_step_size(reading_spec(reading).step_size)
 
 
 def run_apply(args: argparse.Namespace) -> None:
@@ -51,6 +49,8 @@ def run_export_onnx(args: argparse.Namespace) -> None:
 
 
 def register(subparsers) -> None:
+    from hepmlp.config import schema_default
+
     apply = subparsers.add_parser(
         "apply",
         help="score ROOT ntuples with trained models; write a friend tree",
@@ -72,8 +72,8 @@ def register(subparsers) -> None:
     apply.add_argument("--copy-branches", nargs="+", default=[], metavar="BRANCH",
                        help="input branches to copy into the output next to the scores")
     apply.add_argument("--step-size", default=None,
-                       help=f"bytes read per chunk ('50 MB', '200 kB'); default "
-                            f"reading.step_size from --config, else {DEFAULT_STEP_SIZE}")
+                       help=f"bytes read per chunk ('20 MB', '200 kB'); default "
+                            f"reading.step_size from --config, else {schema_default('reading', 'step_size')}")
     apply.add_argument("--folds", choices=("rule", "mean"), default="rule",
                        help="k-fold models: 'rule' (default) scores each entry with the fold model of its fold "
                             "(split.fold_by mod k), which never trained on it; 'mean' takes the mean of the k "

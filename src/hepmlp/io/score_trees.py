@@ -185,14 +185,15 @@ def apply_models(
     tree: str = DEFAULT_TREE,
     output_tree: str = DEFAULT_OUTPUT_TREE,
     copy_branches: Sequence[str] = (),
-    step_size: str | int = "50 MB",
+    step_size: str | int | None = None,
     folds: str = "rule",
     progress: bool = True,
 ) -> int:
     """Score every entry of ``tree`` in ``inputs`` with each model; write ``output``.
 
     ``inputs``: paths or globs, read as one chain in the order given;
-    ``step_size``: bytes per chunk (``"50 MB"``; an integer counts bytes);
+    ``step_size``: bytes per chunk (a size string; an integer counts bytes; None: the
+    config's default ``reading.step_size``);
     ``folds`` (k-fold models): ``"rule"`` scores each entry with the fold
     model of its fold, ``"mean"`` with the mean of the k fold models (for
     events that took no part in training).
@@ -200,14 +201,14 @@ def apply_models(
     """
     from hepmlp.data.expressions import parse
     from hepmlp.data.folds import NO_FOLD, assign_folds
-    from hepmlp.data.reading import ExpressionReader, TreeNotFound, expand_files, step_size_bytes
+    from hepmlp.data.reading import DEFAULT_STEP_SIZE, ExpressionReader, TreeNotFound, expand_files, step_size_bytes
 
     if folds not in FOLD_MODES:
         raise UserError(f"--folds {folds!r} is not allowed; choose one of: {', '.join(FOLD_MODES)}")
     models = _models_with_names(model_dirs)
     rule = _fold_rule(models) if folds == "rule" else None
     files = expand_files([os.fspath(path) for path in inputs])
-    step_size = step_size_bytes(step_size)
+    step_size = step_size_bytes(DEFAULT_STEP_SIZE if step_size is None else step_size)
     expressions, model_columns = _feature_plan(models)
     score_names = [score_branches(model, name) for name, model in models]
     flat_scores = [branch for names in score_names for branch in names]

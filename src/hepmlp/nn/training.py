@@ -96,11 +96,15 @@ def _check_inputs(X: np.ndarray, target: np.ndarray, w: np.ndarray | None, *, ro
     """TrainingError for NaN/inf values or a non-positive weight sum in the ``role`` set."""
     for name, values in (("features X", X), ("targets y", target), ("weights", w)):
         if values is not None and not np.all(np.isfinite(values)):
-            raise TrainingError(f"the {role} {name} contain NaN or infinite values; "
-                                f"fix or remove those events before training")
+            raise TrainingError(
+                f"the {role} {name} contain NaN or infinite values; "
+                f"fix or remove those events before training"
+            )
     if w is not None and w.size and not w.sum() > 0:
-        raise TrainingError(f"the {role} event weights sum to {w.sum():g}; the weighted mean loss "
-                            f"needs a positive sum of weights (check the negative-weight policy)")
+        raise TrainingError(
+            f"the {role} event weights sum to {w.sum():g}; the weighted mean loss "
+            f"needs a positive sum of weights (check the negative-weight policy)"
+        )
 
 
 def _split_validation(validation, model: MLP) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
@@ -118,14 +122,27 @@ def _split_validation(validation, model: MLP) -> tuple[np.ndarray, np.ndarray, n
     return X_val, target_val, w_val
 
 
-def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
-        loss: LossName, optimizer: OptimizerName, learning_rate: float,
-        schedule: ScheduleName | Schedule | None = None, epochs: int,
-        batch_size: int | None = None, tol: float | None = None, validation=None,
-        patience: int | None = None, seed: int = 0,
-        progress: Callable[[EpochProgress], None] | None = None,
-        optimizer_options: dict | None = None, schedule_options: dict | None = None,
-        max_params: int = DEFAULT_MAX_PARAMS) -> History:
+def fit(
+    model: MLP,
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    loss: LossName,
+    optimizer: OptimizerName,
+    learning_rate: float | None = None,
+    schedule: ScheduleName | Schedule | None = None,
+    epochs: int = 50,
+    batch_size: int | None = 256,
+    tol: float | None = 1e-7,
+    validation=None,
+    patience: int | None = 10,
+    seed: int = 0,
+    progress: Callable[[EpochProgress], None] | None = None,
+    optimizer_options: dict | None = None,
+    schedule_options: dict | None = None,
+    max_params: int = DEFAULT_MAX_PARAMS,
+) -> History:
     """Train ``model`` in place on X (n, n_inputs), y ((n,) or (n, k) one-hot), weights (n,).
 
     ``optimizer``: gd, momentum, nesterov, newton (full batch only; exact
@@ -135,8 +152,18 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
     hold) or a callable epoch -> η; default constant.  ``validation``:
     (X_val, y_val[, w_val]).  ``progress``: called with an ``EpochProgress``
     after every epoch.  Returns a ``History``.
+
+    The defaults are the config's (``tests/test_defaults.py``): η0 the
+    optimizer's ``default_learning_rate`` (1 for newton, 0.01 otherwise), 50
+    epochs, mini-batches of 256 (``None`` = full batch, which newton needs),
+    tol 1e-7 (``None``: never), patience 10 (with ``validation`` only;
+    ``None``: off), seed 0, max_params 2000.
     """
     step_object = make_optimizer(optimizer, **(optimizer_options or {}))
+    if learning_rate is None:
+        learning_rate = step_object.default_learning_rate
+        if learning_rate is None:
+            raise ValueError(f"optimizer {optimizer!r} has no default learning rate; pass learning_rate")
     if callable(schedule):
         step_size = schedule
     else:
@@ -146,8 +173,10 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 or None (full batch), got {batch_size}")
     if step_object.full_batch_only and batch_size is not None:
-        raise ValueError(f"optimizer {optimizer!r} uses the full batch (exact Hessian); "
-                         "set batch_size to None (null in the config)")
+        raise ValueError(
+            f"optimizer {optimizer!r} uses the full batch (exact Hessian); "
+            "set batch_size to None (null in the config)"
+        )
     if step_object.needs_hessian:
         check_hessian_size(model.n_params, max_params)
 
@@ -166,8 +195,8 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
     parameters = model._params
     history = History()
     best_loss, best_params, stale = math.inf, None, 0
-    shuffled = relative_weights = None   # buffers for the per-epoch reordering, made once
-    scale = None                         # c_i = w_i / Σ w of the full batch, made once
+    shuffled = relative_weights = None  # buffers for the per-epoch reordering, made once
+    scale = None  # c_i = w_i / Σ w of the full batch, made once
 
     def check_finite(value: float, epoch: int, rate: float, role: str = "training") -> None:
         if not math.isfinite(value):
@@ -185,20 +214,39 @@ def fit(model: MLP, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = N
             if batch_size is None:
                 if scale is None:
                     scale = event_scale(w, n, model.dtype)
-                value = _full_batch_step(model, step_object, parameters, X, target, w, scale,
-                                         loss, loss_function, rate, max_params)
+                value = _full_batch_step(
+                    model, step_object, parameters, X, target, w, scale, loss, loss_function, rate, max_params
+                )
             else:
                 if shuffled is None:
                     relative_weights = None if w is None else _relative_weights(w, model.dtype)
-                    shuffled = (np.empty_like(X), np.empty_like(target),
-                                None if w is None else np.empty_like(relative_weights),
-                                None if w is None else np.empty((batch_size, 1), model.dtype))
-                value = _mini_batch_epoch(model, step_object, parameters, X, target,
-                                          relative_weights, shuffled, loss_function, rate,
-                                          batch_size, rng, epoch, check_finite)
+                    shuffled = (
+                        np.empty_like(X),
+                        np.empty_like(target),
+                        None if w is None else np.empty_like(relative_weights),
+                        None if w is None else np.empty((batch_size, 1), model.dtype),
+                    )
+                value = _mini_batch_epoch(
+                    model,
+                    step_object,
+                    parameters,
+                    X,
+                    target,
+                    relative_weights,
+                    shuffled,
+                    loss_function,
+                    rate,
+                    batch_size,
+                    rng,
+                    epoch,
+                    check_finite,
+                )
             check_finite(value, epoch, rate)
-            validation_loss = (None if validation_set is None
-                               else model.loss(validation_set[0], validation_set[1], loss, validation_set[2]))
+            validation_loss = (
+                None
+                if validation_set is None
+                else model.loss(validation_set[0], validation_set[1], loss, validation_set[2])
+            )
             if validation_loss is not None:
                 check_finite(validation_loss, epoch, rate, "validation")
             seconds = time.perf_counter() - started
@@ -237,8 +285,9 @@ def _relative_weights(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return (w / float(w.mean())).astype(dtype).reshape(-1, 1)
 
 
-def _full_batch_step(model: MLP, step_object: Optimizer, parameters, X, target, w, scale, loss,
-                     loss_function, rate, max_params) -> float:
+def _full_batch_step(
+    model: MLP, step_object: Optimizer, parameters, X, target, w, scale, loss, loss_function, rate, max_params
+) -> float:
     """One optimizer step on all events; returns the loss at the first gradient evaluation."""
     values: list[float] = []
 
@@ -249,8 +298,7 @@ def _full_batch_step(model: MLP, step_object: Optimizer, parameters, X, target, 
     def exact_hessian() -> np.ndarray:
         return hessian(model, X, target, loss, w, max_params=max_params)
 
-    step_object.step(parameters, gradient, rate,
-                     exact_hessian if step_object.needs_hessian else None)
+    step_object.step(parameters, gradient, rate, exact_hessian if step_object.needs_hessian else None)
     return values[0]
 
 
@@ -267,13 +315,25 @@ class _MiniBatch:
         self.loss = math.nan
 
     def gradient(self) -> np.ndarray:
-        self.loss = self.model._loss_and_gradient(self.X, self.target, self.scale,
-                                                  self.loss_function)
+        self.loss = self.model._loss_and_gradient(self.X, self.target, self.scale, self.loss_function)
         return self.model._gradient
 
 
-def _mini_batch_epoch(model, step_object, parameters, X, target, relative_weights, shuffled,
-                      loss_function, rate, batch_size, rng, epoch, check_finite) -> float:
+def _mini_batch_epoch(
+    model,
+    step_object,
+    parameters,
+    X,
+    target,
+    relative_weights,
+    shuffled,
+    loss_function,
+    rate,
+    batch_size,
+    rng,
+    epoch,
+    check_finite,
+) -> float:
     """One shuffled pass in mini-batches; returns Σ_b n_b L_b / n.
 
     The events are permuted once into the ``shuffled`` buffers; each batch is
@@ -299,8 +359,7 @@ def _mini_batch_epoch(model, step_object, parameters, X, target, relative_weight
         if relative_weights is None:
             batch.scale = 1.0 / size
         else:
-            batch.scale = np.multiply(weights_shuffled[start:stop], 1.0 / size,
-                                      out=scale_buffer[:size])
+            batch.scale = np.multiply(weights_shuffled[start:stop], 1.0 / size, out=scale_buffer[:size])
         step_object.step(parameters, batch.gradient, rate)
         if not math.isfinite(batch.loss):
             check_finite(batch.loss, epoch, rate)

@@ -46,20 +46,29 @@ class Result:
     damped_steps: int = 0
 
 
-def minimize(fun: Callable[[np.ndarray], float], x0, *,
-             grad: Callable[[np.ndarray], np.ndarray],
-             hessian: Callable[[np.ndarray], np.ndarray] | None = None,
-             method: OptimizerName, learning_rate: float | None = None, momentum: float = 0.0,
-             schedule: ScheduleName | Schedule | None = None, tol: float | None = 1e-8,
-             max_steps: int = 1000, optimizer_options: dict | None = None,
-             schedule_options: dict | None = None) -> Result:
+def minimize(
+    fun: Callable[[np.ndarray], float],
+    x0,
+    *,
+    grad: Callable[[np.ndarray], np.ndarray],
+    hessian: Callable[[np.ndarray], np.ndarray] | None = None,
+    method: OptimizerName,
+    learning_rate: float | None = None,
+    momentum: float | None = None,
+    schedule: ScheduleName | Schedule | None = None,
+    tol: float | None = 1e-8,
+    max_steps: int = 1000,
+    optimizer_options: dict | None = None,
+    schedule_options: dict | None = None,
+) -> Result:
     """Minimise F = ``fun`` from ``x0`` with ``method`` (gd, momentum, nesterov, newton, adam).
 
     ``grad(x)`` -> (d,), ``hessian(x)`` -> (d, d) (for an optimizer that
-    ``needs_hessian``: newton).  ``learning_rate`` η0 is required unless the
-    optimizer has a ``default_learning_rate`` (newton: 1) or the schedule is a
-    callable.
-    ``momentum`` β for momentum/nesterov.  ``schedule``: a name (see
+    ``needs_hessian``: newton).  ``learning_rate`` η0 defaults to the
+    optimizer's ``default_learning_rate`` (newton: 1, the others 0.01, as in
+    the config; unused with a callable schedule).
+    ``momentum`` β for momentum/nesterov (None: the optimizer's default 0.9,
+    as ``Momentum()`` and the config).  ``schedule``: a name (see
     ``schedules.py``, built with ``schedule_options``) or a callable
     step -> η; default constant.  ``optimizer_options``: damping (newton);
     beta1, beta2, epsilon (adam).  ``tol=None`` never stops early.
@@ -69,13 +78,10 @@ def minimize(fun: Callable[[np.ndarray], float], x0, *,
     default_learning_rate = OPTIMIZERS[method].default_learning_rate
     options = dict(optimizer_options or {})
     if "momentum" in OPTIMIZER_OPTIONS[method]:
-        options.setdefault("momentum", momentum)
+        if momentum is not None:
+            options.setdefault("momentum", momentum)
     elif momentum:
         raise ValueError(f"momentum applies to methods momentum and nesterov, not {method!r}")
-    if learning_rate is None and not callable(schedule):
-        if default_learning_rate is None:
-            raise ValueError(f"method {method!r} needs a learning_rate")
-        learning_rate = default_learning_rate
     if needs_hessian and hessian is None:
         raise ValueError(f"method {method!r} needs hessian=callable(x) -> (d, d) array")
     optimizer = make_optimizer(method, **options)
@@ -84,9 +90,13 @@ def minimize(fun: Callable[[np.ndarray], float], x0, *,
             raise ValueError("schedule_options apply only to a schedule given by name")
         step_size = schedule
     else:
+        if learning_rate is None:
+            if default_learning_rate is None:
+                raise ValueError(f"method {method!r} needs a learning_rate")
+            learning_rate = default_learning_rate
         step_size = make_schedule(schedule or "constant", learning_rate, **(schedule_options or {}))
 
-    x = np.array(x0, dtype=np.float64).reshape(-1)   # updated in place by the optimizer
+    x = np.array(x0, dtype=np.float64).reshape(-1)  # updated in place by the optimizer
     path = [x.copy()]
     losses = [float(fun(path[0]))]
     limit = losses[0] + RUNAWAY_FACTOR * (1.0 + abs(losses[0]))
@@ -94,9 +104,13 @@ def minimize(fun: Callable[[np.ndarray], float], x0, *,
     converged = False
     steps = 0
     while not diverged and steps < max_steps:
-        with np.errstate(over="ignore", invalid="ignore"):   # divergence is reported below
-            optimizer.step(x, lambda: np.asarray(grad(x.copy()), dtype=np.float64),
-                           step_size(steps), None if hessian is None else (lambda: hessian(x.copy())))
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+            optimizer.step(
+                x,
+                lambda: np.asarray(grad(x.copy()), dtype=np.float64),
+                step_size(steps),
+                None if hessian is None else (lambda: hessian(x.copy())),
+            )
             path.append(x.copy())
             value = float(fun(path[-1]))
         steps += 1
@@ -106,5 +120,12 @@ def minimize(fun: Callable[[np.ndarray], float], x0, *,
         elif tol is not None and abs(value - losses[-2]) <= tol:
             converged = True
             break
-    return Result(x=x, path=np.array(path), losses=np.array(losses), converged=converged,
-                  diverged=diverged, steps=steps, damped_steps=optimizer.damped_steps)
+    return Result(
+        x=x,
+        path=np.array(path),
+        losses=np.array(losses),
+        converged=converged,
+        diverged=diverged,
+        steps=steps,
+        damped_steps=optimizer.damped_steps,
+    )

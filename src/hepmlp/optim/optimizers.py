@@ -18,7 +18,7 @@ Each optimizer states what its callers must provide, so that ``minimize`` and
   ``fit`` refuses mini-batches (newton: the Hessian of a batch is not the
   curvature of the loss);
 - ``default_learning_rate``: η0 when the caller gives none (newton: 1, the
-  full Newton step; None = the caller must choose one);
+  full Newton step; 0.01 for the others, as in the config schema);
 - ``state_vectors``: how many parameter-sized vectors of state it keeps
   (momentum the velocity; nesterov the velocity and the scaled gradient; adam
   both moments and a work vector), for the memory estimate;
@@ -48,8 +48,9 @@ class Optimizer:
     state_vectors: ClassVar[int] = 0
     damped_steps: int = 0
 
-    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
-             hessian: Gradient | None = None) -> None:
+    def step(
+        self, x: np.ndarray, gradient: Gradient, learning_rate: float, hessian: Gradient | None = None
+    ) -> None:
         """Update ``x`` in place by one step of size ``learning_rate``."""
         raise NotImplementedError
 
@@ -57,8 +58,11 @@ class Optimizer:
 class GradientDescent(Optimizer):
     """gd:  x_{k+1} = x_k − η ∇F(x_k)."""
 
-    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
-             hessian: Gradient | None = None) -> None:
+    default_learning_rate = 0.01
+
+    def step(
+        self, x: np.ndarray, gradient: Gradient, learning_rate: float, hessian: Gradient | None = None
+    ) -> None:
         g = gradient()
         x -= learning_rate * g
 
@@ -66,11 +70,12 @@ class GradientDescent(Optimizer):
 class Momentum(Optimizer):
     """momentum (heavy ball):
 
-        Δx_{k+1} = β Δx_k − η ∇F(x_k)
-        x_{k+1}  = x_k + Δx_{k+1}            (Δx_0 = 0)
+    Δx_{k+1} = β Δx_k − η ∇F(x_k)
+    x_{k+1}  = x_k + Δx_{k+1}            (Δx_0 = 0)
     """
 
     state_vectors = 1
+    default_learning_rate = 0.01
 
     def __init__(self, momentum: float = 0.9):
         if not 0 <= momentum < 1:
@@ -78,8 +83,9 @@ class Momentum(Optimizer):
         self.momentum = momentum
         self.velocity: np.ndarray | None = None
 
-    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
-             hessian: Gradient | None = None) -> None:
+    def step(
+        self, x: np.ndarray, gradient: Gradient, learning_rate: float, hessian: Gradient | None = None
+    ) -> None:
         if self.velocity is None:
             self.velocity = np.zeros_like(x)
         g = gradient()
@@ -100,6 +106,7 @@ class Nesterov(Optimizer):
     """
 
     state_vectors = 2
+    default_learning_rate = 0.01
 
     def __init__(self, momentum: float = 0.9):
         if not 0 <= momentum < 1:
@@ -108,16 +115,17 @@ class Nesterov(Optimizer):
         self.velocity: np.ndarray | None = None
         self._scaled_gradient: np.ndarray | None = None
 
-    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
-             hessian: Gradient | None = None) -> None:
+    def step(
+        self, x: np.ndarray, gradient: Gradient, learning_rate: float, hessian: Gradient | None = None
+    ) -> None:
         if self.velocity is None:
             self.velocity = np.zeros_like(x)
             self._scaled_gradient = np.empty_like(x)
         self.velocity *= self.momentum
-        x += self.velocity                                   # x_k + βΔx_k
+        x += self.velocity  # x_k + βΔx_k
         np.multiply(gradient(), learning_rate, out=self._scaled_gradient)
-        x -= self._scaled_gradient                           # x_k + βΔx_k − η∇F(·)
-        self.velocity -= self._scaled_gradient               # βΔx_k − η∇F(·)
+        x -= self._scaled_gradient  # x_k + βΔx_k − η∇F(·)
+        self.velocity -= self._scaled_gradient  # βΔx_k − η∇F(·)
 
 
 class Newton(Optimizer):
@@ -154,7 +162,7 @@ class Newton(Optimizer):
         H = np.asarray(H, dtype=np.float64)
         g = np.asarray(g, dtype=np.float64)
         if not (np.all(np.isfinite(H)) and np.all(np.isfinite(g))):
-            return np.full_like(g, np.nan)   # the caller reports the divergence
+            return np.full_like(g, np.nan)  # the caller reports the divergence
         damping = 0.0
         try:
             factor = scipy.linalg.cho_factor(H, check_finite=True)
@@ -175,8 +183,9 @@ class Newton(Optimizer):
         self.last_damping = damping
         return scipy.linalg.cho_solve(factor, g)
 
-    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
-             hessian: Gradient | None = None) -> None:
+    def step(
+        self, x: np.ndarray, gradient: Gradient, learning_rate: float, hessian: Gradient | None = None
+    ) -> None:
         if hessian is None:
             raise ValueError("optimizer 'newton' needs the Hessian (pass hessian=...)")
         g = gradient()
@@ -187,12 +196,13 @@ class Newton(Optimizer):
 class Adam(Optimizer):
     """adam (Kingma & Ba), with t = k + 1:
 
-        m_t = β1 m_{t−1} + (1 − β1) g          g = ∇F(x_k)
-        v_t = β2 v_{t−1} + (1 − β2) g²
-        x_{k+1} = x_k − η m̂_t / (√v̂_t + ε),   m̂_t = m_t/(1 − β1^t), v̂_t = v_t/(1 − β2^t)
+    m_t = β1 m_{t−1} + (1 − β1) g          g = ∇F(x_k)
+    v_t = β2 v_{t−1} + (1 − β2) g²
+    x_{k+1} = x_k − η m̂_t / (√v̂_t + ε),   m̂_t = m_t/(1 − β1^t), v̂_t = v_t/(1 − β2^t)
     """
 
     state_vectors = 3
+    default_learning_rate = 0.01
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8):
         for name, value in (("beta1", beta1), ("beta2", beta2)):
@@ -206,8 +216,9 @@ class Adam(Optimizer):
         self.second_moment: np.ndarray | None = None
         self._work: np.ndarray | None = None
 
-    def step(self, x: np.ndarray, gradient: Gradient, learning_rate: float,
-             hessian: Gradient | None = None) -> None:
+    def step(
+        self, x: np.ndarray, gradient: Gradient, learning_rate: float, hessian: Gradient | None = None
+    ) -> None:
         m, v, work = self.first_moment, self.second_moment, self._work
         if m is None or v is None or work is None:
             m, v, work = np.zeros_like(x), np.zeros_like(x), np.empty_like(x)
@@ -221,11 +232,11 @@ class Adam(Optimizer):
         work *= 1 - self.beta2
         v += work
         # η m̂/(√v̂ + ε) = η √(1−β2^t)/(1−β1^t) · m / (√v + ε √(1−β2^t))
-        correction = np.sqrt(1 - self.beta2 ** self.t)
+        correction = np.sqrt(1 - self.beta2**self.t)
         np.sqrt(v, out=work)
         work += self.epsilon * correction
         np.divide(m, work, out=work)
-        work *= learning_rate * correction / (1 - self.beta1 ** self.t)
+        work *= learning_rate * correction / (1 - self.beta1**self.t)
         x -= work
 
 

@@ -17,6 +17,7 @@ hold_then_decay    η0 for k < hold, then η0 · exp(−decay (k − hold))  hol
 
 ``linear`` satisfies the Robbins–Monro conditions Σ η_k = ∞, Σ η_k² < ∞;
 ``quadratic`` decays so fast that Σ η_k < ∞ (it can stop short of the minimum).
+The option defaults are the config schema's (``tests/test_defaults.py``).
 """
 
 from __future__ import annotations
@@ -33,22 +34,28 @@ ScheduleName = Literal["constant", "linear", "quadratic", "exponential", "hold_t
 
 def constant(learning_rate: float) -> Schedule:
     """η_k = η0."""
+
     def schedule(step: int) -> float:
         return learning_rate
+
     return schedule
 
 
 def linear(learning_rate: float) -> Schedule:
     """η_k = η0 / (k + 1)."""
+
     def schedule(step: int) -> float:
         return learning_rate / (step + 1)
+
     return schedule
 
 
 def quadratic(learning_rate: float) -> Schedule:
     """η_k = η0 / (k + 1)²."""
+
     def schedule(step: int) -> float:
         return learning_rate / (step + 1) ** 2
+
     return schedule
 
 
@@ -64,6 +71,7 @@ def exponential(learning_rate: float, *, decay: float = 0.05) -> Schedule:
 
     def schedule(step: int) -> float:
         return learning_rate * math.exp(-decay * step)
+
     return schedule
 
 
@@ -75,6 +83,7 @@ def hold_then_decay(learning_rate: float, *, hold: int = 10, decay: float = 0.1)
         if step < hold:
             return learning_rate
         return learning_rate * math.exp(-decay * (step - hold))
+
     return schedule
 
 

@@ -42,26 +42,10 @@ import numpy as np
 # The data, model-file and nn modules are imported where they are used, so
 # that ``hepmlp --help`` and the other sub-commands start quickly.
 from hepmlp.errors import UserError
+from hepmlp.specs import ModelSpec
 
 LOSS = "cross_entropy"
 WEIGHT_COLUMN = "training_weight"
-
-
-def model_entry(config: dict, model_name: str) -> dict:
-    """The entry of ``model_name``: one of ``classification.models`` or a scan point ``{scan}/{point}``.
-
-    ``UserError`` listing the configured models otherwise.
-    """
-    from hepmlp.scans import scan_models
-
-    models = scan_models(config)
-    if model_name not in models:
-        known = ", ".join(models) if models else "none"
-        raise UserError(
-            f"model {model_name!r} is not in classification.models or a point of classification.scans of the "
-            f"config (configured: {known}); add it there or pick one of those"
-        )
-    return models[model_name]
 
 
 def output_layout(classes: list[str]) -> tuple[str, int]:
@@ -103,8 +87,7 @@ def frame_arrays(frame, info: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return X, labels, weights
 
 
-def fit_transforms(model_config: dict, model_name: str, info: dict, X_train: np.ndarray,
-                   labels: np.ndarray, weights: np.ndarray):
+def fit_transforms(spec: ModelSpec, info: dict, X_train: np.ndarray, labels: np.ndarray, weights: np.ndarray):
     """The model's ``transform`` chain fitted on the whole training split (raw ``X_train``; kfold: the fold's).
 
     A leading ``standardise`` takes the dataset's standardisation where it
@@ -115,8 +98,8 @@ def fit_transforms(model_config: dict, model_name: str, info: dict, X_train: np.
     from hepmlp.transforms import fit_chain, parse_chain
 
     features, classes = list(info["features"]), list(info["classes"])
-    specs = parse_chain(model_config.get("transform"), features=features, classes=classes,
-                        key=f"classification.models.{model_name}.transform")
+    specs = parse_chain(list(spec.transform), features=features, classes=classes,
+                        key=f"classification.models.{spec.name}.transform")
     standardisation = (info["standardisation"]["mean"], info["standardisation"]["std"])
     return fit_chain(specs, X_train, weights, features=features, labels=labels, classes=classes,
                      standardisation=standardisation)
@@ -144,10 +127,10 @@ def fold_arrays(dataset_dir: Path, info: dict, fold: int | None):
 
 
 def train_classifier(
-    config: dict, model_name: str, dataset_dir: str | os.PathLike, outdir: str | os.PathLike, *,
+    spec: ModelSpec, dataset_dir: str | os.PathLike, outdir: str | os.PathLike, *,
     fold: int | None = None, progress: bool = True, mem_mb: int | None = None,
 ) -> Path:
-    """Train ``classification.models[model_name]`` on ``dataset_dir``; write the model folder ``outdir``.
+    """Train the model ``spec`` (``hepmlp.config.configured_model``) on ``dataset_dir``; write ``outdir``.
 
     ``fold``: the fold model to train on a kfold dataset (required there,
     refused otherwise).  Before the network is built, its memory estimate is
@@ -160,7 +143,7 @@ def train_classifier(
     from hepmlp.stages.progress import print_epoch, training_errors
     from hepmlp.stages.memory_check import check_training_memory
 
-    model_config = model_entry(config, model_name)
+    model_name = spec.name
     dataset_dir = Path(dataset_dir)
     info = read_info(dataset_dir)
     if info.get("task", "classification") != "classification":
@@ -181,14 +164,14 @@ def train_classifier(
         where = "train split"
     if raw_train.shape[0] == 0:
         raise UserError(f"{dataset_dir}: the {where} has no training events; loosen the selection or add samples")
-    transforms = fit_transforms(model_config, model_name, info, raw_train, labels_train, w_train)
+    transforms = fit_transforms(spec, info, raw_train, labels_train, w_train)
     X_train, y_train = transforms.apply(raw_train), targets(labels_train, n_classes)
     X_val = transforms.apply(raw_val)
     validation = (X_val, targets(labels_val, n_classes), w_val) if X_val.shape[0] else None
-    check_training_memory(model_config, key=f"classification.models.{model_name}", rule="train_classifier",
+    check_training_memory(spec, key=f"classification.models.{model_name}", rule="train_classifier",
                           n_inputs=X_train.shape[1], n_outputs=n_outputs, n_train=X_train.shape[0],
                           n_validation=X_val.shape[0], mem_mb=mem_mb)
-    model = build_model(model_config, X_train.shape[1], output=output, n_outputs=n_outputs)
+    model = build_model(spec, X_train.shape[1], output=output, n_outputs=n_outputs)
     if progress:
         label = model_name if fold is None else f"{model_name} fold {fold}"
         print(
@@ -198,20 +181,20 @@ def train_classifier(
         )
     with training_errors(f"classification.models.{model_name}"):
         history = fit_from_config(
-            model, model_config, X_train, y_train, w_train, loss=LOSS, validation=validation,
+            model, spec, X_train, y_train, w_train, loss=LOSS, validation=validation,
             progress=print_epoch if progress else None,
         )
     outdir = Path(outdir)
-    save_trained(outdir, model, info=info, model_config=model_config, loss=LOSS, history=history,
+    save_trained(outdir, model, info=info, model_config=spec.as_config(), loss=LOSS, history=history,
                  transforms=transforms, fold=fold_record)
     return outdir
 
 
 def run(args: argparse.Namespace) -> None:
-    from hepmlp.config import load_config
+    from hepmlp.config import configured_model, load_config
 
-    train_classifier(load_config(args.config), args.model, args.dataset, args.outdir, fold=args.fold, progress=True,
-                     mem_mb=args.mem_mb)
+    spec = configured_model(load_config(args.config), "classification", args.model)
+    train_classifier(spec, args.dataset, args.outdir, fold=args.fold, progress=True, mem_mb=args.mem_mb)
 
 
 def add_mem_mb_option(parser) -> None:

@@ -30,31 +30,37 @@ def load_config_file(path: str) -> dict:
 def run_evaluate_classifier(args: argparse.Namespace) -> None:
     from hepmlp.evaluate.classifier_report import evaluate_classifier
 
-    evaluate_classifier(load_config_file(args.config), args.model_dir, args.dataset, progress=True)
+    from hepmlp.config import evaluation_spec
+
+    evaluate_classifier(evaluation_spec(load_config_file(args.config)), args.model_dir, args.dataset, progress=True)
 
 
 def run_compare_models(args: argparse.Namespace) -> None:
     from hepmlp.evaluate.comparison import compare_models
 
-    compare_models(load_config_file(args.config), args.dataset, args.models, args.outdir, scans=args.scans,
-                   progress=True)
+    from hepmlp.config import comparison_spec
+
+    compare_models(comparison_spec(load_config_file(args.config)), args.dataset, args.models, args.outdir,
+                   scans=args.scans, progress=True)
 
 
 def run_optimizer_study(args: argparse.Namespace) -> None:
-    from hepmlp.evaluate.classifier_report import plot_settings
+    from hepmlp.config import plot_spec
     from hepmlp.evaluate.optimizer_study import run_optimizer_study as study
 
-    formats, _ = plot_settings(load_config_file(args.config))
-    study(args.outdir, formats=formats, progress=True)
+    study(args.outdir, formats=plot_spec(load_config_file(args.config)["plots"]).formats, progress=True)
 
 
 def run_plot_inputs(args: argparse.Namespace) -> None:
     from hepmlp.evaluate.input_report import plot_inputs, plot_transformed_inputs
 
+    from hepmlp.config import plot_spec
+
+    plots = plot_spec(load_config_file(args.config)["plots"])
     if args.model is not None:
-        plot_transformed_inputs(load_config_file(args.config), args.dataset, args.model, args.outdir, progress=True)
+        plot_transformed_inputs(plots, args.dataset, args.model, args.outdir, progress=True)
     else:
-        plot_inputs(load_config_file(args.config), args.dataset, args.outdir, progress=True)
+        plot_inputs(plots, args.dataset, args.outdir, progress=True)
 
 
 def register(subparsers) -> None:

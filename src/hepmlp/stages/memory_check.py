@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hepmlp.errors import UserError
 from hepmlp.nn.memory import format_bytes, training_bytes
+from hepmlp.specs import ModelSpec
 
 _FIXES = {
     "parameters": "fewer units in {key}.hidden",
@@ -59,7 +60,7 @@ def available_memory(mem_mb: int | None = None) -> tuple[int, str]:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "the machine's physical memory"
 
 
-def check_training_memory(model_config: dict, *, key: str, rule: str, n_inputs: int, n_outputs: int,
+def check_training_memory(spec: ModelSpec, *, key: str, rule: str, n_inputs: int, n_outputs: int,
                           n_train: int, n_validation: int, mem_mb: int | None = None,
                           available: tuple[int, str] | None = None) -> dict[str, int]:
     """The estimate per part; ``UserError`` when it exceeds what is available.
@@ -68,14 +69,14 @@ def check_training_memory(model_config: dict, *, key: str, rule: str, n_inputs: 
     ``rule``: the Snakemake rule whose ``mem_mb`` bounds the job;
     ``available``: ``(bytes, source)`` instead of asking ``available_memory(mem_mb)``.
     """
-    training = model_config.get("training") or {}
-    layer_sizes = (n_inputs, *model_config.get("hidden", (32, 32)), n_outputs)
+    training = spec.training
+    layer_sizes = (n_inputs, *spec.hidden, n_outputs)
     parts = training_bytes(
         layer_sizes, n_train=n_train, n_validation=n_validation,
-        batch_size=training.get("batch_size", 256),
-        optimizer=(model_config.get("optimizer") or {}).get("name", "gd"),
-        dtype=training.get("dtype", "float64"),
-        keep_best=training.get("patience") is not None and n_validation > 0,
+        batch_size=training.batch_size,
+        optimizer=spec.optimizer.name,
+        dtype=training.dtype,
+        keep_best=training.patience is not None and n_validation > 0,
     )
     needed = sum(parts.values())
     limit, source = available if available is not None else available_memory(mem_mb)

@@ -50,12 +50,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hepmlp.choices import check_choice
 from hepmlp.data.store import feature_matrix, read_info, read_split, standardise
 from hepmlp.errors import UserError
 from hepmlp.evaluate import calibration
 from hepmlp.outputs import atomic_outputs
 from hepmlp.stages.classify import add_mem_mb_option
+from hepmlp.specs import ModelSpec
 
 TAIL_SIGMAS = 10.0
 TAIL_SHARE_WARNING = 0.5
@@ -174,9 +174,8 @@ def fold_target_scale(mlp, mean: float, std: float):
 
 
 def train_regression_model(
-    model_config: dict, info: dict, train: RegressionSplit, validation: RegressionSplit | None, *,
-    where: str = "the training split", progress: bool = False, model_key: str = "regression.models.<name>",
-    mem_mb: int | None = None,
+    spec: ModelSpec, info: dict, train: RegressionSplit, validation: RegressionSplit | None, *,
+    where: str = "the training split", progress: bool = False, mem_mb: int | None = None,
 ):
     """Train on transformed features and standardised target; return ``(mlp, history_dict, transforms)``.
 
@@ -186,8 +185,7 @@ def train_regression_model(
     learning target (the target's standardisation is folded in);
     ``history_dict`` is ``History.as_dict()`` with the losses in the target's
     units (multiplied by ``std^2``).  The network's memory estimate is checked
-    first (``memory_check``; ``model_key`` names the model entry in errors,
-    ``mem_mb`` the job's memory).
+    first (``memory_check``; ``mem_mb`` is the job's memory).
     """
     from hepmlp.nn import build_model, fit_from_config
     from hepmlp.stages.memory_check import check_training_memory
@@ -197,7 +195,8 @@ def train_regression_model(
     mean, std = target_scale(train, where=where, info=info)
     warn_about_target_tails(train, info)
     features = list(info["features"])
-    specs = parse_chain(model_config.get("transform"), features=features, classes=(), key=f"{model_key}.transform")
+    specs = parse_chain(list(spec.transform), features=features, classes=(),
+                        key=f"regression.models.{spec.name}.transform")
     stats = info["standardisation"]
     transforms = fit_chain(specs, train.X, train.training_weight, features=features,
                            standardisation=(stats["mean"], stats["std"]))
@@ -210,13 +209,14 @@ def train_regression_model(
             (validation.target - mean) / std,
             validation.training_weight,
         )
-    check_training_memory(model_config, key=model_key, rule="train_regressor", n_inputs=X_train.shape[1], n_outputs=1,
+    check_training_memory(spec, key=f"regression.models.{spec.name}", rule="train_regressor",
+                          n_inputs=X_train.shape[1], n_outputs=1,
                           n_train=X_train.shape[0], n_validation=0 if validation_data is None else len(validation.target),
                           mem_mb=mem_mb)
-    model = build_model(model_config, X_train.shape[1], output="identity", n_outputs=1)
+    model = build_model(spec, X_train.shape[1], output="identity", n_outputs=1)
     with training_errors(where):
         history = fit_from_config(
-            model, model_config, X_train, y_train, train.training_weight, loss="mse",
+            model, spec, X_train, y_train, train.training_weight, loss="mse",
             validation=validation_data, progress=print_epoch if progress else None,
         )
     record = dict(history.as_dict())
@@ -227,29 +227,26 @@ def train_regression_model(
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from hepmlp.config import load_config
+    from hepmlp.config import configured_model, load_config
     from hepmlp.io.model_files import save_trained
 
-    config = load_config(args.config)
-    models = config["regression"]["models"]
-    check_choice("model", args.model, models, where=f"{args.config}: regression.models", error=UserError)
-    model_config = models[args.model]
+    spec = configured_model(load_config(args.config), "regression", args.model)
     info = read_regression_info(args.dataset)
     train = read_regression_split(args.dataset, "train", info)
     validation = read_regression_split(args.dataset, "validation", info)
     print(f"train-regressor {args.model}: {len(train.target)} training, {len(validation.target)} validation events, "
           f"target {info['target']}", file=sys.stderr)
     mlp, history, transforms = train_regression_model(
-        model_config, info, train, validation, where=f"{Path(args.dataset) / 'train.parquet'}", progress=True,
-        model_key=f"regression.models.{args.model}", mem_mb=args.mem_mb,
+        spec, info, train, validation, where=f"{Path(args.dataset) / 'train.parquet'}", progress=True,
+        mem_mb=args.mem_mb,
     )
-    save_trained(args.outdir, mlp, info=info, model_config=model_config, loss="mse", history=history,
+    save_trained(args.outdir, mlp, info=info, model_config=spec.as_config(), loss="mse", history=history,
                  transforms=transforms)
     print(f"train-regressor {args.model}: wrote {args.outdir}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- evaluation
-def calibrate_all(trained, info: dict, model_config: dict, train: RegressionSplit, test: RegressionSplit) -> dict:
+def calibrate_all(trained, info: dict, spec: ModelSpec, train: RegressionSplit, test: RegressionSplit) -> dict:
     """Calibrated test energies (n,) per method, plus the linear weights, sklearn model and predictions."""
     target = info["target"]
     layers = calibration.layer_features(info["features"], info["expressions"])
@@ -266,7 +263,7 @@ def calibrate_all(trained, info: dict, model_config: dict, train: RegressionSpli
     print("evaluate-regressor: fitting the sklearn MLPRegressor baseline", file=sys.stderr)
     start = time.perf_counter()
     regressor = calibration.fit_sklearn_regressor(
-        model_config, standardise(train.X, stats["mean"], stats["std"]), (train.target - mean) / std,
+        spec, standardise(train.X, stats["mean"], stats["std"]), (train.target - mean) / std,
         train.training_weight,
     )
     sklearn_seconds = time.perf_counter() - start
@@ -287,14 +284,13 @@ def calibrate_all(trained, info: dict, model_config: dict, train: RegressionSpli
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from hepmlp.config import load_config
+    from hepmlp.config import load_config, model_spec, plot_spec
     from hepmlp.evaluate import plots_regression, regression_metrics  # matplotlib, scipy: only here
     from hepmlp.io.model_files import load_trained
     from hepmlp.output_values import jsonable
 
-    config = load_config(args.config)
-    plot_config = config.get("plots", {})
-    formats, n_hist_bins = plot_config.get("formats", ["png", "pdf"]), int(plot_config.get("bins", 40))
+    plots = plot_spec(load_config(args.config)["plots"])
+    formats, n_hist_bins = plots.formats, plots.bins
     model_dir = Path(args.model_dir)
     trained = load_trained(model_dir)
     if trained.task != "regression":
@@ -312,7 +308,9 @@ def run_evaluate(args: argparse.Namespace) -> None:
             f"regression.truth ({info.get('truth')!r})"
         )
     print(f"evaluate-regressor: {len(test.target)} test events", file=sys.stderr)
-    results = calibrate_all(trained, info, trained.metadata.get("model_config") or {}, train, test)
+    spec = model_spec(trained.metadata.get("model_config") or {}, name=model_dir.name,
+                      where=f"{model_dir / 'model.json'} model_config")
+    results = calibrate_all(trained, info, spec, train, test)
     metrics, bins_by_method, fits = regression_metrics.calibration_metrics(test.truth, results["energies"], test.weight)
     mse = calibration.weighted_mse(test.target, results["predictions"]["mlp"], test.weight)
     sklearn_mse = calibration.weighted_mse(test.target, results["predictions"]["sklearn"], test.weight)
