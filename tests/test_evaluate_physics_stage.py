@@ -94,6 +94,11 @@ def test_settings_take_the_schema_defaults():
     settings = physics_spec({})
     assert (settings.binning, settings.bins, settings.min_background_events) == ("flat_signal", 10, 10)
     assert (settings.normalisation_uncertainty, settings.resamples, settings.level) == (0.1, 200, 0.95)
+    # the boundary checks a notebook's partial section against the schema too
+    with pytest.raises(UserError, match="config key classification.templates.bins: 0 is less than the minimum of 1"):
+        physics_spec({"classification": {"templates": {"bins": 0}}})
+    uncertainty = physics_spec({"classification": {"templates": {"normalisation_uncertainty": {"ww": 0.2}}}})
+    assert dict(uncertainty.normalisation_uncertainty) == {"ww": 0.2} and uncertainty.bins == 10
 
 
 def test_unknown_background_in_normalisation_uncertainty_is_a_user_error(setup, tmp_path):
