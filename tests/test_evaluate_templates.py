@@ -148,3 +148,19 @@ def test_unknown_binning_lists_the_valid_ones(events):
     scores, is_signal, weights, _ = events
     with pytest.raises(ValueError, match="flat_signal, uniform"):
         templates.template_edges(scores, is_signal, weights, binning="quantile")
+
+
+def test_template_figure_labels_tell_narrow_top_bins_apart(tmp_path):
+    from hepmlp.evaluate.template_plots import edge_labels, plot_templates
+
+    assert edge_labels(np.array([0.0, 0.5, 1.0])) == ["0.00", "0.50", "1.00"]
+    # flat-signal top bins: 0.9941 and 0.9944 differ only in the fourth decimal
+    assert edge_labels(np.array([0.0, 0.7086, 0.9941, 0.9944, 1.0])) == ["0.0000", "0.7086", "0.9941", "0.9944",
+                                                                         "1.0000"]
+    assert edge_labels(np.array([0.0, 0.9941, 0.9949, 1.0])) == ["0.000", "0.994", "0.995", "1.000"]
+    scores = np.array([0.1, 0.2, 0.995, 0.999, 0.5, 0.996])
+    is_signal = np.array([False, False, True, True, False, False])
+    built = templates.build_templates(scores, is_signal, np.ones(6), np.array(["b", "b", "s", "s", "c", "c"]),
+                                      np.array([0.0, 0.9, 0.995, 1.0]))
+    written = plot_templates(built, tmp_path / "templates", luminosity=140.0, summary="Z", formats=("png",))
+    assert (tmp_path / "templates.png").stat().st_size > 0, written
