@@ -12,11 +12,11 @@ models), in one process:
   Z_A, split into its three pieces;
 
 and prints a table with the model's AUC with its interval, Z_A, pyhf's Z and
-the expected limit on μ.  The timings of the table are medians in a warm
-process; the line before it gives the first ``physics_metrics`` call in
-this fresh process (pyhf's import and first fits included), which is what
-each evaluation job pays once on top of the warm cost.  Target (issue 14): the physics result stays a
-small part of an evaluation job.  Timings are medians over ``--repeats``.
+the expected limit on μ.  Target (issue 14): the physics result stays a
+small part of an evaluation job.  The table's timings are medians over
+``--repeats`` in a warm process; the line before it times the first
+``physics_metrics`` call of this fresh process (pyhf's import and first
+fits included), as each evaluation job pays it.
 
     /work/venv/bin/python benchmarks/bench_physics.py [--run .] [--repeats 3] [--model adam ...]
 """
@@ -69,7 +69,7 @@ def main() -> None:
                                  if p.parent.name != "comparison")
     print(f"{info['split']['method']} split, {settings.resamples} resamples, {args.repeats} repeats")
     first = evaluate_model(classification / names[0], dataset)
-    wall, cpu = median_seconds(lambda: physics_metrics(config, first, name=names[0]), 1)
+    wall, cpu = median_seconds(lambda: physics_metrics(settings, first, name=names[0]), 1)
     print(f"first physics_metrics call in a fresh process ({names[0]}, pyhf import included): "
           f"{wall:.2f} s wall / {cpu:.2f} s CPU")
     header = ("model", "events", "AUC [95% CI]", "Z_A", "pyhf Z", "mu95 [-1s, +1s]", "eval s", "physics s",
