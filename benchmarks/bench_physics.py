@@ -57,13 +57,14 @@ def main() -> None:
     parser.add_argument("--run", default=".", help="folder of a finished run (with results/)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", action="append", help="model name (default: all)")
+    parser.add_argument("--config", default=None, help="the run's config (default: RUN/config/config.yaml)")
     args = parser.parse_args()
     run = Path(args.run)
-    config = load_config(run / "results" / "config.yaml")
+    config = load_config(args.config or run / "config" / "config.yaml")
     dataset = run / "results" / "dataset"
     info = read_info(dataset)
-    spec = evaluation_spec(config)
-    settings = spec.physics
+    stage_spec = evaluation_spec(config)
+    settings = stage_spec.physics
     classification = run / "results" / "classification"
     names = args.model or sorted(p.parent.name for p in classification.glob("*/metrics.json")
                                  if p.parent.name != "comparison")
@@ -79,8 +80,8 @@ def main() -> None:
     for name in names:
         folder = classification / name
         evaluation = evaluate_model(folder, dataset)
-        v = evaluate_classifier(spec, folder, dataset, progress=False)
-        whole = median_seconds(lambda: evaluate_classifier(spec, folder, dataset, progress=False), args.repeats)
+        v = evaluate_classifier(stage_spec, folder, dataset, progress=False)
+        whole = median_seconds(lambda: evaluate_classifier(stage_spec, folder, dataset, progress=False), args.repeats)
         physics = median_seconds(lambda: physics_metrics(settings, evaluation, name=name), args.repeats)
         scores, is_signal, weights, yields, samples = physics_table(evaluation)
 

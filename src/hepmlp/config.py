@@ -43,6 +43,7 @@ from hepmlp.specs import (
     ScheduleSpec,
     TrainingSpec,
 )
+from hepmlp.stage_config import DATASET_KEYS
 
 SCHEMA_FILE = "config.schema.yaml"
 
@@ -306,30 +307,6 @@ def dataset_spec(config: Mapping, task: str = "classification"):
     return build(values)
 
 
-# The config keys each dataset reads (dotted), and nothing else.
-DATASET_KEYS = {
-    "classification": (
-        "samples",
-        "selection",
-        "features",
-        "weights",
-        "split",
-        "reading",
-        "classification.luminosity",
-    ),
-    "regression": (
-        "regression.samples",
-        "regression.truth",
-        "regression.raw",
-        "regression.target",
-        "regression.features",
-        "weights",
-        "split",
-        "reading",
-    ),
-}
-
-
 def physics_spec(config: Mapping) -> PhysicsSpec:
     """``classification.templates`` and ``classification.bootstrap``, validated, with the schema defaults."""
     templates = config_value(config, "classification.templates")
@@ -358,9 +335,9 @@ def evaluation_spec(config: Mapping) -> EvaluationSpec:
 
 
 def comparison_spec(config: Mapping) -> ComparisonSpec:
-    """What ``compare-models`` reads: ``plots``, ``classification.baselines``, templates and bootstrap."""
+    """What ``compare-models`` reads: ``plots.formats``, ``classification.baselines``, physics settings."""
     return ComparisonSpec(
-        plots=plot_spec(config.get("plots")),
+        formats=plot_spec(config.get("plots")).formats,
         baselines=tuple(config_value(config, "classification.baselines")),
         physics=physics_spec(config),
     )

@@ -155,8 +155,8 @@ class EvaluationSpec:
 
 @dataclass(frozen=True)
 class ComparisonSpec:
-    """What ``compare-models`` reads: ``plots``, ``classification.baselines`` and the physics settings."""
+    """What ``compare-models`` reads: ``plots.formats``, ``classification.baselines``, physics settings."""
 
-    plots: PlotSpec
+    formats: tuple[PlotFormat, ...]
     baselines: tuple[BaselineName, ...]
     physics: PhysicsSpec

@@ -11,7 +11,6 @@ TRAINED_NAME = "{model}_fold_{fold}" if KFOLD else "{model}"
 PHYSICS_OUTPUTS = (
     {"templates": f"{MODEL_DIR}/templates.root", "workspace": f"{MODEL_DIR}/workspace.json"} if HAS_SIGNAL else {}
 )
-PHYSICS_SETTINGS = {key: config["classification"][key] for key in ("templates", "bootstrap")}
 
 
 rule train_classifier:
@@ -23,9 +22,10 @@ rule train_classifier:
         description=f"{TRAINED_DIR}/model.json",
         history=f"{TRAINED_DIR}/history.csv",
     params:
-        settings=lambda wildcards: as_json(MODEL_ENTRIES[wildcards.model]),
+        settings=settings("train_classifier"),
         fold=lambda wildcards: f"--fold {wildcards.fold}" if KFOLD else "",
-        outdir=lambda wildcards, output: Path(output.model).parent,
+        dataset=lambda wildcards, input: folder(input.dataset),
+        outdir=lambda wildcards, output: folder(output.model),
     log:
         f"logs/classification/train_{TRAINED_NAME}.log",
     benchmark:
@@ -37,8 +37,8 @@ rule train_classifier:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp train-classifier --config results/config.yaml --model {wildcards.model:q} {params.fold}"
-        " --dataset results/dataset --outdir {params.outdir:q} --mem-mb {resources.mem_mb} > {log} 2>&1"
+        "hepmlp train-classifier --settings {params.settings:q} --model {wildcards.model:q} {params.fold}"
+        " --dataset {params.dataset:q} --outdir {params.outdir:q} --mem-mb {resources.mem_mb} > {log} 2>&1"
 
 
 rule evaluate_classifier:
@@ -59,9 +59,9 @@ rule evaluate_classifier:
             labels={"model": "{model}", "figure": "{name}"},
         ),
     params:
-        settings=as_json(
-            {"plots": config["plots"], "luminosity": config["classification"]["luminosity"], **PHYSICS_SETTINGS}
-        ),
+        settings=settings("evaluate_classifier"),
+        model_dir=lambda wildcards, output: folder(output.metrics),
+        dataset=lambda wildcards, input: folder(input.dataset),
     log:
         "logs/classification/evaluate_{model}.log",
     benchmark:
@@ -73,8 +73,8 @@ rule evaluate_classifier:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp evaluate-classifier --config results/config.yaml --model-dir results/classification/{wildcards.model}"
-        " --dataset results/dataset > {log} 2>&1"
+        "hepmlp evaluate-classifier --settings {params.settings:q} --model-dir {params.model_dir:q}"
+        " --dataset {params.dataset:q} > {log} 2>&1"
 
 
 rule compare_models:
@@ -103,14 +103,10 @@ rule compare_models:
             labels={"model": "all", "figure": "{name}"},
         ),
     params:
-        settings=as_json(
-            {
-                "baselines": config["classification"]["baselines"],
-                "models": config["classification"]["models"],
-                **PHYSICS_SETTINGS,
-            }
-        ),
-        model_dirs=expand(MODEL_DIR, model=MODELS),
+        settings=settings("compare_models"),
+        model_dirs=lambda wildcards, input: model_folders(input.metrics),
+        dataset=lambda wildcards, input: folder(input.dataset),
+        outdir=lambda wildcards, output: folder(output.table),
         scans=lambda wildcards, input: f"--scans {' '.join(input.scans)}" if input.scans else "",
     log:
         "logs/classification/compare_models.log",
@@ -123,8 +119,8 @@ rule compare_models:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp compare-models --config results/config.yaml --dataset results/dataset"
-        " --models {params.model_dirs} {params.scans} --outdir results/classification/comparison > {log} 2>&1"
+        "hepmlp compare-models --settings {params.settings:q} --dataset {params.dataset:q}"
+        " --models {params.model_dirs:q} {params.scans} --outdir {params.outdir:q} > {log} 2>&1"
 
 
 rule export_onnx:
@@ -133,6 +129,8 @@ rule export_onnx:
         code=package_code("io", "transforms"),
     output:
         f"{MODEL_DIR}/model.onnx",
+    params:
+        model_dir=lambda wildcards, output: folder(output),
     log:
         "logs/classification/export_onnx_{model}.log",
     benchmark:
@@ -144,7 +142,7 @@ rule export_onnx:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp export-onnx --model results/classification/{wildcards.model} --output {output} > {log} 2>&1"
+        "hepmlp export-onnx --model {params.model_dir:q} --output {output:q} > {log} 2>&1"
 
 
 rule apply_scores:
@@ -157,9 +155,9 @@ rule apply_scores:
     output:
         "results/scores/{sample}.root",
     params:
-        model_dirs=" ".join(f"--model {d}" for d in expand(MODEL_DIR, model=MODELS)),
+        settings=settings("apply_scores"),
+        model_dirs=lambda wildcards, input: " ".join(f"--model {shlex.quote(d)}" for d in model_folders(input.models)),
         tree=lambda wildcards: config["samples"][wildcards.sample]["tree"],
-        step_size=config["reading"]["step_size"],
         # a sample that took no part in training gets the mean of the k fold models
         folds=lambda wildcards: "" if config["samples"][wildcards.sample]["train"] else "--folds mean",
     log:
@@ -173,5 +171,5 @@ rule apply_scores:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp apply {params.model_dirs} --input {input.ntuples} --tree {params.tree}"
-        " --step-size {params.step_size:q} {params.folds} --output {output} > {log} 2>&1"
+        "hepmlp apply {params.model_dirs} --input {input.ntuples:q} --tree {params.tree:q}"
+        " --settings {params.settings:q} {params.folds} --output {output:q} > {log} 2>&1"

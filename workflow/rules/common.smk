@@ -3,18 +3,18 @@
 
 import fnmatch
 import glob
-import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
-import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import hepmlp.config
 import hepmlp.failed_logs
 import hepmlp.scans
+import hepmlp.stage_config
 from hepmlp.errors import UserError
 
 # The schema check runs first through hepmlp.config, which words a violation
@@ -37,22 +37,29 @@ onerror:
 # activating the virtualenv.
 os.environ.update(PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 
-# The validated config, with every default filled in, is what the stages read
-# (each rule's shell passes it as --config results/config.yaml; the rule's
-# params hold the part of the config it depends on, so a change there reruns
-# it). The file is rewritten only when it changes.
-RESOLVED_CONFIG = "results/config.yaml"
+# What each stage reads from the validated config is declared once, in
+# hepmlp.stage_config.STAGE_KEYS. A rule's params.settings holds exactly those
+# keys' resolved values (so a change there, and only there, reruns it) and its
+# shell hands them to the command as --settings: the stage builds its specs
+# from them alone. The stages take their folders from the rule's {input} and
+# {output}. Nothing is written at parse time.
 
 
-def write_resolved_config():
-    text = yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=False)
-    path = Path(RESOLVED_CONFIG)
-    if not path.is_file() or path.read_text() != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+def settings(stage):
+    """params function: the resolved config keys ``stage`` reads, as canonical JSON."""
+    return lambda wildcards: hepmlp.stage_config.settings_json(STAGE_VIEW, stage, **dict(wildcards.items()))
 
 
-write_resolved_config()
+def folder(files):
+    """The folder of the first of ``files`` (a rule's named input or output): where a stage reads or writes."""
+    return str(Path(files if isinstance(files, str) else files[0]).parent)
+
+
+def model_folders(files):
+    """The distinct model folders of trained-model files (a fold model's file: its model's folder), in order."""
+    folders = [Path(folder(path)) for path in ([files] if isinstance(files, str) else files)]
+    return list(dict.fromkeys(str(path.parent if path.name.startswith("fold_") else path) for path in folders))
+
 
 # Source files of the package, per stage: editing them reruns that stage.
 PACKAGE = Path(workflow.basedir) / "src" / "hepmlp"
@@ -60,15 +67,11 @@ PACKAGE = Path(workflow.basedir) / "src" / "hepmlp"
 
 def package_code(*parts):
     files = []
-    for part in ("__init__.py", "cli.py", "config.py", "errors.py", "outputs.py") + parts:
+    for part in ("__init__.py", "cli.py", "config.py", "specs.py", "stage_config.py", "choices.py", "errors.py",
+                 "outputs.py") + parts:
         path = PACKAGE / part
         files += sorted(str(p) for p in path.rglob("*.py")) if path.is_dir() else [str(path)]
     return files
-
-
-def as_json(value):
-    """A config section as canonical JSON: a rule's params, so changes rerun it."""
-    return json.dumps(value, sort_keys=True)
 
 
 def optimizer_study_numbers(wildcards, output):
@@ -145,10 +148,13 @@ MODELS = list(config["classification"]["models"])
 TRANSFORM_MODELS = [name for name, model in config["classification"]["models"].items()
                     if model["transform"] != ["standardise"]]
 # Scans: each point is a model named {scan}/{point} (hepmlp.scans, validated
-# with the config above); MODEL_ENTRIES holds every model's entry, points included.
-SCANS = {scan: [point.point for point in points] for scan, points in hepmlp.scans.expand_scans(config).items()}
+# with the config above).
+SCAN_EXPANSION = hepmlp.scans.expand_scans(config)
+SCANS = {scan: [point.point for point in points] for scan, points in SCAN_EXPANSION.items()}
 SCAN_POINTS = [f"{scan}/{point}" for scan, points in SCANS.items() for point in points]
-MODEL_ENTRIES = hepmlp.scans.scan_models(config)
+# the config as the stages see it: scan points among classification.models, and each point's
+# parameters and entry under scan_points (hepmlp.stage_config)
+STAGE_VIEW = hepmlp.stage_config.with_scan_points(config, SCAN_EXPANSION)
 REGRESSION_MODELS = list(config["regression"]["models"]) if "regression" in config else []
 SAMPLES = list(config["samples"])
 # samples with train: false are only scored (results/scores/{sample}.root), never trained on

@@ -1,8 +1,8 @@
 # ROOT ntuples -> train/validation/test parquet files with labels and weights
 # (split.method kfold: one events.parquet, every event with its fold).
 
-SPLIT_FILES = ["train.parquet", "validation.parquet", "test.parquet", "dataset.json"]
-DATASET_FILES = ["events.parquet", "dataset.json"] if KFOLD else SPLIT_FILES
+SPLIT_FILES = ["train.parquet", "validation.parquet", "test.parquet"]
+DATASET_FILES = ["events.parquet"] if KFOLD else SPLIT_FILES
 
 
 rule dataset:
@@ -10,15 +10,11 @@ rule dataset:
         ntuples=classification_inputs(),
         code=package_code("data"),
     output:
-        expand("results/dataset/{name}", name=DATASET_FILES),
+        events=expand("results/dataset/{name}", name=DATASET_FILES),
+        info="results/dataset/dataset.json",
     params:
-        settings=as_json(
-            {
-                key: config.get(key)
-                for key in ("samples", "selection", "features", "weights", "split", "reading")
-            }
-            | {"luminosity": config["classification"]["luminosity"]}
-        ),
+        settings=settings("dataset"),
+        outdir=lambda wildcards, output: folder(output.info),
     log:
         "logs/dataset/classification.log",
     benchmark:
@@ -30,8 +26,8 @@ rule dataset:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp dataset --config results/config.yaml --task classification"
-        " --outdir results/dataset > {log} 2>&1"
+        "hepmlp dataset --settings {params.settings:q} --task classification"
+        " --outdir {params.outdir:q} > {log} 2>&1"
 
 
 rule regression_dataset:
@@ -39,12 +35,11 @@ rule regression_dataset:
         ntuples=regression_inputs(),
         code=package_code("data"),
     output:
-        expand("results/regression/dataset/{name}", name=SPLIT_FILES),  # the regression keeps its split
+        events=expand("results/regression/dataset/{name}", name=SPLIT_FILES),  # the regression keeps its split
+        info="results/regression/dataset/dataset.json",
     params:
-        settings=as_json(
-            {"regression": {k: v for k, v in config.get("regression", {}).items() if k != "models"}}
-            | {key: config.get(key) for key in ("split", "reading")}
-        ),
+        settings=settings("regression_dataset"),
+        outdir=lambda wildcards, output: folder(output.info),
     log:
         "logs/dataset/regression.log",
     benchmark:
@@ -56,5 +51,5 @@ rule regression_dataset:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp dataset --config results/config.yaml --task regression"
-        " --outdir results/regression/dataset > {log} 2>&1"
+        "hepmlp dataset --settings {params.settings:q} --task regression"
+        " --outdir {params.outdir:q} > {log} 2>&1"

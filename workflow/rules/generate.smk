@@ -9,15 +9,7 @@ rule generate_events:
     output:
         "data/events/{process}_{chunk}.root",
     params:
-        settings=lambda wildcards: as_json(
-            {
-                "seed": config["generate"]["seed"],
-                "process": EVENTS["processes"][wildcards.process],
-                "events_per_chunk": EVENTS["events_per_chunk"],
-                "energy_cm": EVENTS["energy_cm"],
-                "detector": EVENTS["detector"],
-            }
-        ),
+        settings=settings("generate_events"),
     log:
         "logs/generate/events_{process}_{chunk}.log",
     benchmark:
@@ -29,7 +21,7 @@ rule generate_events:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp generate events --config results/config.yaml --process {wildcards.process}"
+        "hepmlp generate events --settings {params.settings:q} --process {wildcards.process}"
         " --chunk {wildcards.chunk} --output {output} > {log} 2>&1"
 
 
@@ -39,7 +31,7 @@ rule generate_calorimeter:
     output:
         "data/calorimeter/{particle}_{chunk}.root",
     params:
-        settings=lambda wildcards: as_json({"seed": config["generate"]["seed"], **CALORIMETER}),
+        settings=settings("generate_calorimeter"),
     log:
         "logs/generate/calorimeter_{particle}_{chunk}.log",
     benchmark:
@@ -51,5 +43,5 @@ rule generate_calorimeter:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp generate calorimeter --config results/config.yaml --chunk {wildcards.chunk}"
+        "hepmlp generate calorimeter --settings {params.settings:q} --chunk {wildcards.chunk}"
         " --output {output} > {log} 2>&1"

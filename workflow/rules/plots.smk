@@ -16,8 +16,9 @@ rule plots:
             labels={"figure": "{name}"},
         ),
     params:
-        settings=as_json(config["plots"]),
+        settings=settings("plots"),
         study=optimizer_study_numbers,
+        outdir=lambda wildcards, output: folder(output.steps),
     log:
         "logs/optimizers.log",
     benchmark:
@@ -29,7 +30,7 @@ rule plots:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp optimizer-study --config results/config.yaml --outdir results/optimizers > {log} 2>&1"
+        "hepmlp optimizer-study --settings {params.settings:q} --outdir {params.outdir:q} > {log} 2>&1"
 
 
 rule plot_inputs:
@@ -45,7 +46,9 @@ rule plot_inputs:
             labels={"figure": "{name}"},
         ),
     params:
-        settings=as_json(config["plots"]),
+        settings=settings("plot_inputs"),
+        dataset=lambda wildcards, input: folder(input.dataset),
+        outdir=lambda wildcards, output: folder(output.plots),
     log:
         "logs/plot_inputs.log",
     benchmark:
@@ -57,8 +60,8 @@ rule plot_inputs:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp plot-inputs --config results/config.yaml --dataset results/dataset"
-        " --outdir results/inputs > {log} 2>&1"
+        "hepmlp plot-inputs --settings {params.settings:q} --dataset {params.dataset:q}"
+        " --outdir {params.outdir:q} > {log} 2>&1"
 
 
 rule plot_transformed_inputs:
@@ -76,7 +79,10 @@ rule plot_transformed_inputs:
             labels={"model": "{model}", "figure": "{name}"},
         ),
     params:
-        settings=as_json(config["plots"]),
+        settings=settings("plot_transformed_inputs"),
+        dataset=lambda wildcards, input: folder(input.dataset),
+        model_dir=lambda wildcards, input: model_folders(input.model)[0],
+        outdir=lambda wildcards, output: folder(output.plots),
     log:
         "logs/plot_transformed_inputs_{model}.log",
     benchmark:
@@ -88,8 +94,8 @@ rule plot_transformed_inputs:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp plot-inputs --config results/config.yaml --dataset results/dataset"
-        " --model results/classification/{wildcards.model} --outdir results/inputs/{wildcards.model} > {log} 2>&1"
+        "hepmlp plot-inputs --settings {params.settings:q} --dataset {params.dataset:q}"
+        " --model {params.model_dir:q} --outdir {params.outdir:q} > {log} 2>&1"
 
 
 # The report is Snakemake's own (`snakemake --report`); this rule runs it once
@@ -101,6 +107,8 @@ rule report:
         "results/report.html",
     params:
         snakefile=workflow.main_snakefile,
+        # the same config files as this run: the captions read the validated config
+        configfiles=" ".join(shlex.quote(str(path)) for path in workflow.configfiles),
         stylesheet=Path(workflow.basedir) / "workflow" / "report" / "report.css",
     log:
         "logs/report.log",
@@ -108,5 +116,5 @@ rule report:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "snakemake --snakefile {params.snakefile} --configfile results/config.yaml --nolock"
+        "snakemake --snakefile {params.snakefile} --configfile {params.configfiles} --nolock"
         " --report {output} --report-stylesheet {params.stylesheet} > {log} 2>&1"

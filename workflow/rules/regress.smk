@@ -13,7 +13,9 @@ rule train_regressor:
         description=f"{REGRESSION_DIR}/model.json",
         history=f"{REGRESSION_DIR}/history.csv",
     params:
-        settings=lambda wildcards: as_json(config["regression"]["models"][wildcards.model]),
+        settings=settings("train_regressor"),
+        dataset=lambda wildcards, input: folder(input.dataset),
+        outdir=lambda wildcards, output: folder(output.model),
     log:
         "logs/regression/train_{model}.log",
     benchmark:
@@ -25,8 +27,8 @@ rule train_regressor:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp train-regressor --config results/config.yaml --model {wildcards.model}"
-        " --dataset results/regression/dataset --outdir results/regression/{wildcards.model}"
+        "hepmlp train-regressor --settings {params.settings:q} --model {wildcards.model:q}"
+        " --dataset {params.dataset:q} --outdir {params.outdir:q}"
         " --mem-mb {resources.mem_mb} > {log} 2>&1"
 
 
@@ -47,9 +49,9 @@ rule evaluate_regressor:
             labels={"model": "{model}", "figure": "{name}"},
         ),
     params:
-        settings=lambda wildcards: as_json(
-            {"plots": config["plots"], "model": config["regression"]["models"][wildcards.model]}
-        ),
+        settings=settings("evaluate_regressor"),
+        model_dir=lambda wildcards, input: folder(input.model),
+        dataset=lambda wildcards, input: folder(input.dataset),
     log:
         "logs/regression/evaluate_{model}.log",
     benchmark:
@@ -61,6 +63,5 @@ rule evaluate_regressor:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp evaluate-regressor --config results/config.yaml"
-        " --model-dir results/regression/{wildcards.model}"
-        " --dataset results/regression/dataset > {log} 2>&1"
+        "hepmlp evaluate-regressor --settings {params.settings:q}"
+        " --model-dir {params.model_dir:q} --dataset {params.dataset:q} > {log} 2>&1"

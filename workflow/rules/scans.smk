@@ -15,7 +15,9 @@ rule evaluate_scan_point:
     output:
         f"{POINT_DIR}/point.json",
     params:
-        settings=lambda wildcards: as_json(MODEL_ENTRIES[f"{wildcards.scan}/{wildcards.point}"]),
+        settings=settings("evaluate_scan_point"),
+        model_dir=lambda wildcards, output: folder(output),
+        dataset=lambda wildcards, input: folder(input.dataset),
     log:
         "logs/scans/{scan}/evaluate_{point}.log",
     benchmark:
@@ -27,9 +29,8 @@ rule evaluate_scan_point:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp evaluate-scan-point --config results/config.yaml --model {wildcards.scan:q}/{wildcards.point:q}"
-        " --model-dir results/classification/{wildcards.scan:q}/{wildcards.point:q} --dataset results/dataset"
-        " > {log} 2>&1"
+        "hepmlp evaluate-scan-point --settings {params.settings:q} --model {wildcards.scan:q}/{wildcards.point:q}"
+        " --model-dir {params.model_dir:q} --dataset {params.dataset:q} > {log} 2>&1"
 
 
 rule summarise_scan:
@@ -55,9 +56,8 @@ rule summarise_scan:
             labels={"scan": "{scan}", "figure": "{name}"},
         ),
     params:
-        settings=lambda wildcards: as_json(
-            {"scan": config["classification"]["scans"][wildcards.scan], "plots": config["plots"]}
-        ),
+        settings=settings("summarise_scan"),
+        outdir=lambda wildcards, output: folder(output.table),
     log:
         "logs/scans/{scan}/summarise.log",
     benchmark:
@@ -69,5 +69,5 @@ rule summarise_scan:
     conda:
         "../envs/hepmlp.yaml"
     shell:
-        "hepmlp summarise-scan --config results/config.yaml --scan {wildcards.scan:q} --points {input.points:q}"
-        " --outdir results/scans/{wildcards.scan:q} > {log} 2>&1"
+        "hepmlp summarise-scan --settings {params.settings:q} --scan {wildcards.scan:q} --points {input.points:q}"
+        " --outdir {params.outdir:q} > {log} 2>&1"

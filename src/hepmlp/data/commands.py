@@ -14,6 +14,8 @@ TASKS = ("classification", "regression")
 
 def register(subparsers) -> None:
     """Add the ``dataset`` sub-command."""
+    from hepmlp.stage_config import add_config_arguments
+
     parser = subparsers.add_parser(
         "dataset",
         help="read the ROOT ntuples into train/validation/test parquet files",
@@ -23,17 +25,18 @@ def register(subparsers) -> None:
             "OUTDIR/{train,validation,test}.parquet and OUTDIR/dataset.json."
         ),
     )
-    parser.add_argument("--config", required=True, help="the analyst config (YAML)")
+    add_config_arguments(parser)
     parser.add_argument("--task", choices=TASKS, default="classification", help="which dataset to build")
     parser.add_argument("--outdir", required=True, help="folder for the parquet files and dataset.json")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
-    from hepmlp.config import dataset_spec, load_config
+    from hepmlp.config import dataset_spec
     from hepmlp.data.dataset import build_dataset
+    from hepmlp.stage_config import config_from_arguments
 
-    info = build_dataset(dataset_spec(load_config(args.config), args.task), args.outdir)
+    info = build_dataset(dataset_spec(config_from_arguments(args), args.task), args.outdir)
     counts = info["split"]["counts"]
     if "per_fold" in counts:
         summary = f"{counts['events']} events in {len(counts['per_fold'])} folds: " + " / ".join(

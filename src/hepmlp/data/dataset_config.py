@@ -105,7 +105,7 @@ def class_order(class_names: list[str]) -> list[str]:
 
 
 def classification_spec(values: Mapping) -> DatasetSpec:
-    """The classification dataset from the validated keys of ``hepmlp.config.DATASET_KEYS``."""
+    """The classification dataset from the validated keys of ``hepmlp.stage_config.DATASET_KEYS``."""
     from hepmlp.config import reading_spec, split_spec, weights_spec
 
     global_selection = None if values["selection"] is None else expression(values["selection"], "selection")
@@ -148,7 +148,7 @@ def regression_split(split: Mapping) -> Mapping[str, Any]:
 
 
 def regression_spec(values: Mapping) -> DatasetSpec:
-    """The regression dataset from the validated keys of ``hepmlp.config.DATASET_KEYS``."""
+    """The regression dataset from the validated keys of ``hepmlp.stage_config.DATASET_KEYS``."""
     from hepmlp.config import reading_spec, split_spec, weights_spec
 
     samples = tuple(_sample(name, entry, prefix="regression.") for name, entry in values["regression.samples"].items())

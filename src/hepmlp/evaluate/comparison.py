@@ -271,7 +271,7 @@ def compare_models(spec: ComparisonSpec, dataset_dir: str | os.PathLike, model_d
         if column in table.columns:
             table[column] = table[column].astype("Int64")
     ranking_column = "auc_test" if len(classes) == 2 else "auc_test_macro"
-    formats = spec.plots.formats
+    formats = spec.formats
     where = "every event, out-of-fold" if kfold else "test set"
     events_text = "events (every event, out-of-fold)" if kfold else "test events"
     paths = (outdir / "metrics.csv", outdir / "metrics.md", outdir / "plots")

@@ -78,17 +78,14 @@ def evaluate_scan_point(config: dict, model_name: str, model_dir: str | os.PathL
     from hepmlp.evaluate.classifier_metrics import training_metrics
     from hepmlp.io.model_files import load_trained
     from hepmlp.output_values import jsonable
-    from hepmlp.scans import expand_scans
+    from hepmlp.stage_config import scan_point
 
     scan, _, point = model_name.partition("/")
-    points = {p.point: p for p in expand_scans(config).get(scan, [])}
-    if point not in points:
-        known = ", ".join(p.model for p in points.values()) or "none"
-        raise UserError(f"{model_name!r} is not a point of classification.scans in the config (points: {known})")
+    parameters, entry = scan_point(config, model_name)
     model_dir, dataset_dir = Path(model_dir), Path(dataset_dir)
     info = read_info(dataset_dir)
     record = {"scan": scan, "point": point, "model": model_name,
-              "parameters": points[point].parameters, "model_config": points[point].entry}
+              "parameters": parameters, "model_config": entry}
     if is_folded(model_dir):
         folded = load_folded(model_dir)
         events = read_events(dataset_dir, info)

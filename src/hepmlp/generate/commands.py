@@ -18,13 +18,13 @@ from typing import Any
 from hepmlp.errors import UserError
 
 
-def load_generate_section(path: str | Path) -> dict[str, Any]:
-    """The ``generate`` section of the analyst config at ``path`` (``hepmlp.config.load_config`` validates it)."""
-    from hepmlp.config import load_config
+def load_generate_section(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``generate`` section of ``--settings`` or of the validated ``--config`` (``hepmlp.stage_config``)."""
+    from hepmlp.stage_config import config_from_arguments
 
-    section = load_config(path).get("generate") or {}
+    section = config_from_arguments(args).get("generate") or {}
     if not isinstance(section, dict):
-        raise UserError(f"{path}: the generate section must be a mapping")
+        raise UserError("the generate section must be a mapping")
     return section
 
 
@@ -32,7 +32,7 @@ def run_events(args: argparse.Namespace) -> None:
     from hepmlp.generate.event_files import generate_events_chunk
 
     summary = generate_events_chunk(
-        load_generate_section(args.config),
+        load_generate_section(args),
         process=args.process,
         chunk=args.chunk,
         output=args.output,
@@ -51,19 +51,21 @@ def run_calorimeter(args: argparse.Namespace) -> None:
     from hepmlp.generate.calorimeter_files import generate_calorimeter_chunk
 
     generate_calorimeter_chunk(
-        load_generate_section(args.config), chunk=args.chunk, output=args.output, n_events=args.events, progress=True
+        load_generate_section(args), chunk=args.chunk, output=args.output, n_events=args.events, progress=True
     )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``generate events`` and ``generate calorimeter``."""
+    from hepmlp.stage_config import add_config_arguments
+
     generate = subparsers.add_parser(
         "generate", help="generate the default data (Pythia 8 events, calorimeter test beam)"
     )
     kinds = generate.add_subparsers(dest="kind", required=True, metavar="KIND")
 
     events = kinds.add_parser("events", help="one chunk of Pythia 8 events through the detector model")
-    events.add_argument("--config", required=True, help="analyst config (YAML); reads its generate section")
+    add_config_arguments(events)
     events.add_argument("--process", required=True, help="a name under generate.events.processes")
     events.add_argument("--chunk", type=int, required=True, help="chunk index (0, 1, ...); seeds derive from it")
     events.add_argument("--output", required=True, help="ROOT file to write (Events and Runs trees)")
@@ -71,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     events.set_defaults(func=run_events)
 
     calorimeter = kinds.add_parser("calorimeter", help="one chunk of calorimeter test-beam events")
-    calorimeter.add_argument("--config", required=True, help="analyst config (YAML); reads its generate section")
+    add_config_arguments(calorimeter)
     calorimeter.add_argument("--chunk", type=int, required=True, help="chunk index (0, 1, ...); seeds derive from it")
     calorimeter.add_argument("--output", required=True, help="ROOT file to write (Calo tree)")
     calorimeter.add_argument(

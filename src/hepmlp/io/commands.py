@@ -16,12 +16,14 @@ def parse_step_size(text: str | int) -> str | int:
 
 
 def _step_size(args: argparse.Namespace) -> str | int:
-    """--step-size, else reading.step_size of --config, else the schema's default."""
-    from hepmlp.config import load_config, reading_spec
+    """--step-size, else reading.step_size of --settings / --config, else the schema's default."""
+    from hepmlp.config import reading_spec
+    from hepmlp.stage_config import config_from_arguments
 
     if args.step_size is not None:
         return parse_step_size(args.step_size)
-    reading = load_config(args.config)["reading"] if args.config is not None else None
+    given = args.config is not None or args.settings is not None
+    reading = config_from_arguments(args).get("reading") if given else None
     return parse_step_size(reading_spec(reading).step_size)
 
 
@@ -50,6 +52,7 @@ def run_export_onnx(args: argparse.Namespace) -> None:
 
 def register(subparsers) -> None:
     from hepmlp.config import schema_default
+    from hepmlp.stage_config import add_config_arguments
 
     apply = subparsers.add_parser(
         "apply",
@@ -73,12 +76,12 @@ def register(subparsers) -> None:
                        help="input branches to copy into the output next to the scores")
     apply.add_argument("--step-size", default=None,
                        help=f"bytes read per chunk ('20 MB', '200 kB'); default "
-                            f"reading.step_size from --config, else {schema_default('reading', 'step_size')}")
+                            f"reading.step_size from --settings or --config, else {schema_default('reading', 'step_size')}")
     apply.add_argument("--folds", choices=("rule", "mean"), default="rule",
                        help="k-fold models: 'rule' (default) scores each entry with the fold model of its fold "
                             "(split.fold_by mod k), which never trained on it; 'mean' takes the mean of the k "
                             "fold models, for events that took no part in training (collision data)")
-    apply.add_argument("--config", default=None, help="analyst config (only reading.step_size is used)")
+    add_config_arguments(apply, required=False)   # only reading.step_size is used
     apply.set_defaults(func=run_apply)
 
     export = subparsers.add_parser(

@@ -191,9 +191,10 @@ def train_classifier(
 
 
 def run(args: argparse.Namespace) -> None:
-    from hepmlp.config import configured_model, load_config
+    from hepmlp.config import configured_model
+    from hepmlp.stage_config import config_from_arguments
 
-    spec = configured_model(load_config(args.config), "classification", args.model)
+    spec = configured_model(config_from_arguments(args), "classification", args.model)
     train_classifier(spec, args.dataset, args.outdir, fold=args.fold, progress=True, mem_mb=args.mem_mb)
 
 
@@ -205,12 +206,14 @@ def add_mem_mb_option(parser) -> None:
 
 
 def register(subparsers) -> None:
+    from hepmlp.stage_config import add_config_arguments
+
     parser = subparsers.add_parser(
         "train-classifier",
         help="train one configured classifier on the dataset",
         description="Train classification.models[MODEL] on DATASET and write OUTDIR/model.npz, model.json, history.csv.",
     )
-    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    add_config_arguments(parser)
     parser.add_argument("--model", required=True, help="name of the model in classification.models")
     parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
     parser.add_argument("--outdir", required=True, help="model folder to write, e.g. results/classification/NAME"

@@ -2,7 +2,7 @@
 
 Only command-line wiring lives here; the work is in ``hepmlp.evaluate``:
 
-- ``hepmlp evaluate-classifier --config C --model-dir DIR --dataset D``
+- ``hepmlp evaluate-classifier --config C | --settings JSON --model-dir DIR --dataset D``
   -> ``DIR/metrics.json``, ``DIR/evaluation.parquet`` and ``DIR/plots/``
   (``classifier_report``; one model, or the k fold models in ``DIR/fold_*/``);
 - ``hepmlp compare-models --config C --dataset D --models DIR [DIR ...]
@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 
 
-def load_config_file(path: str) -> dict:
-    """The validated analyst config (``hepmlp.config.load_config``; a missing file is a ``UserError``)."""
-    from hepmlp.config import load_config
+def stage_config(args: argparse.Namespace) -> dict:
+    """The config of ``--settings`` (the keys the stage reads) or ``--config`` (``hepmlp.stage_config``)."""
+    from hepmlp.stage_config import config_from_arguments
 
-    return load_config(path)
+    return config_from_arguments(args)
 
 
 def run_evaluate_classifier(args: argparse.Namespace) -> None:
@@ -32,7 +32,7 @@ def run_evaluate_classifier(args: argparse.Namespace) -> None:
 
     from hepmlp.config import evaluation_spec
 
-    evaluate_classifier(evaluation_spec(load_config_file(args.config)), args.model_dir, args.dataset, progress=True)
+    evaluate_classifier(evaluation_spec(stage_config(args)), args.model_dir, args.dataset, progress=True)
 
 
 def run_compare_models(args: argparse.Namespace) -> None:
@@ -40,7 +40,7 @@ def run_compare_models(args: argparse.Namespace) -> None:
 
     from hepmlp.config import comparison_spec
 
-    compare_models(comparison_spec(load_config_file(args.config)), args.dataset, args.models, args.outdir,
+    compare_models(comparison_spec(stage_config(args)), args.dataset, args.models, args.outdir,
                    scans=args.scans, progress=True)
 
 
@@ -48,7 +48,7 @@ def run_optimizer_study(args: argparse.Namespace) -> None:
     from hepmlp.config import plot_spec
     from hepmlp.evaluate.optimizer_study import run_optimizer_study as study
 
-    study(args.outdir, formats=plot_spec(load_config_file(args.config)["plots"]).formats, progress=True)
+    study(args.outdir, formats=plot_spec(stage_config(args)["plots"]).formats, progress=True)
 
 
 def run_plot_inputs(args: argparse.Namespace) -> None:
@@ -56,7 +56,7 @@ def run_plot_inputs(args: argparse.Namespace) -> None:
 
     from hepmlp.config import plot_spec
 
-    plots = plot_spec(load_config_file(args.config)["plots"])
+    plots = plot_spec(stage_config(args)["plots"])
     if args.model is not None:
         plot_transformed_inputs(plots, args.dataset, args.model, args.outdir, progress=True)
     else:
@@ -65,6 +65,8 @@ def run_plot_inputs(args: argparse.Namespace) -> None:
 
 def register(subparsers) -> None:
     """Add ``evaluate-classifier``, ``compare-models``, ``optimizer-study`` and ``plot-inputs``."""
+    from hepmlp.stage_config import add_config_arguments
+
     parser = subparsers.add_parser(
         "evaluate-classifier",
         help="metrics.json and figures of one trained classifier",
@@ -74,7 +76,7 @@ def register(subparsers) -> None:
         "MODEL_DIR/plots/ (ROC, output distributions with KS test, loss history, significance, inputs, "
         "feature ranking; per-fold AUC and KS in metrics.json).",
     )
-    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    add_config_arguments(parser)
     parser.add_argument("--model-dir", required=True, help="model folder, e.g. results/classification/NAME")
     parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
     parser.set_defaults(func=run_evaluate_classifier)
@@ -85,7 +87,7 @@ def register(subparsers) -> None:
         description="Evaluate every model folder and the configured baselines (trained here on the same "
         "split) and write OUTDIR/metrics.csv, OUTDIR/metrics.md and OUTDIR/plots/.",
     )
-    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    add_config_arguments(parser)
     parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
     parser.add_argument("--models", required=True, nargs="+", metavar="DIR", help="model folders to compare")
     parser.add_argument("--scans", nargs="*", default=[], metavar="FILE",
@@ -99,7 +101,7 @@ def register(subparsers) -> None:
         description="Run gd, momentum, Nesterov and Newton on quadratics with hepmlp.optim.minimize and "
         "write OUTDIR/steps.json, OUTDIR/steps.csv and OUTDIR/plots/.",
     )
-    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    add_config_arguments(parser)
     parser.add_argument("--outdir", required=True, help="output folder, e.g. results/optimizers")
     parser.set_defaults(func=run_optimizer_study)
 
@@ -109,7 +111,7 @@ def register(subparsers) -> None:
         description="Draw each input feature's distribution per class and the per-class correlation "
         "matrices of the dataset's training split into OUTDIR/plots/.",
     )
-    parser.add_argument("--config", required=True, help="analyst config (YAML)")
+    add_config_arguments(parser)
     parser.add_argument("--dataset", default="results/dataset", help="dataset folder (default results/dataset)")
     parser.add_argument("--outdir", required=True, help="output folder, e.g. results/inputs")
     parser.add_argument("--model", default=None, metavar="DIR",

@@ -227,10 +227,11 @@ def train_regression_model(
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from hepmlp.config import configured_model, load_config
+    from hepmlp.config import configured_model
     from hepmlp.io.model_files import save_trained
+    from hepmlp.stage_config import config_from_arguments
 
-    spec = configured_model(load_config(args.config), "regression", args.model)
+    spec = configured_model(config_from_arguments(args), "regression", args.model)
     info = read_regression_info(args.dataset)
     train = read_regression_split(args.dataset, "train", info)
     validation = read_regression_split(args.dataset, "validation", info)
@@ -284,12 +285,13 @@ def calibrate_all(trained, info: dict, spec: ModelSpec, train: RegressionSplit, 
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from hepmlp.config import load_config, model_spec, plot_spec
+    from hepmlp.config import model_spec, plot_spec
     from hepmlp.evaluate import plots_regression, regression_metrics  # matplotlib, scipy: only here
     from hepmlp.io.model_files import load_trained
     from hepmlp.output_values import jsonable
+    from hepmlp.stage_config import config_from_arguments
 
-    plots = plot_spec(load_config(args.config)["plots"])
+    plots = plot_spec(config_from_arguments(args).get("plots"))
     formats, n_hist_bins = plots.formats, plots.bins
     model_dir = Path(args.model_dir)
     trained = load_trained(model_dir)
@@ -356,8 +358,10 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 def register(subparsers) -> None:
     """Add ``train-regressor`` and ``evaluate-regressor``."""
+    from hepmlp.stage_config import add_config_arguments
+
     train = subparsers.add_parser("train-regressor", help="train a calorimeter-calibration MLP (MSE loss)")
-    train.add_argument("--config", required=True, help="the analyst config (YAML)")
+    add_config_arguments(train)
     train.add_argument("--model", required=True, help="a name in regression.models")
     train.add_argument("--dataset", required=True, help="regression dataset folder (results/regression/dataset)")
     train.add_argument("--outdir", required=True, help="model folder to write (results/regression/NAME)")
@@ -365,7 +369,7 @@ def register(subparsers) -> None:
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser("evaluate-regressor", help="response, resolution and plots of a calibration")
-    evaluate.add_argument("--config", required=True, help="the analyst config (YAML)")
+    add_config_arguments(evaluate)
     evaluate.add_argument("--model-dir", required=True, help="a folder written by train-regressor")
     evaluate.add_argument("--dataset", required=True, help="the regression dataset the model was trained on")
     evaluate.set_defaults(func=run_evaluate)
