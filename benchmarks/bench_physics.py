@@ -91,7 +91,7 @@ def main() -> None:
             return build_templates(scores, is_signal, yields, samples, edges)
 
         templates = binning()
-        spec = significance.workspace(templates, normalisation_uncertainty=settings.normalisation_uncertainty,
+        workspace = significance.workspace(templates, normalisation_uncertainty=settings.normalisation_uncertainty,
                                       mu_max=significance.suggested_mu_max(templates))
 
         def resample():
@@ -102,7 +102,7 @@ def main() -> None:
             bootstrap.asimov_replicates(bins, is_signal, yields, counts, templates.n_bins)
             bootstrap.asimov_replicates(bins, is_signal, yields, counts, templates.n_bins, with_mc_uncertainty=True)
 
-        times = [median_seconds(f, args.repeats) for f in (binning, lambda: significance.pyhf_results(spec),
+        times = [median_seconds(f, args.repeats) for f in (binning, lambda: significance.pyhf_results(workspace),
                                                             resample)]
         auc = f"{v['auc_test']:.4f} [{v['auc_test_low']:.4f}, {v['auc_test_high']:.4f}]"
         limit = (f"{v['upper_limit_mu']:.4f} "
