@@ -40,6 +40,7 @@ import numpy as np
 import uproot
 
 from hepmlp.allocator import keep_freed_memory
+from hepmlp.config import schema_default
 from hepmlp.io.model_files import load_trained, save_trained
 from hepmlp.io.score_trees import apply_models
 from hepmlp.nn import MLP
@@ -55,7 +56,7 @@ FEATURES = {
     "jet1_pt": "Jet_pt[0]",
 }
 NEEDED = ["Lepton_pt", "Lepton_eta", "Lepton_phi", "MET_pt", "nJet", "Jet_btag", "Jet_pt"]
-STEP_SIZE = "50 MB"
+STEP_SIZE = schema_default("reading", "step_size")  # the config's default reading.step_size
 
 
 def write_ntuple(path: Path, n_events: int, *, chunk: int = 100_000, seed: int = 1) -> None:

@@ -7,8 +7,8 @@
    starts from its parent's peak at fork time; ``VmHWM`` is reported too;
    the children set the allocator up as the ``hepmlp`` command does).
    A 2M-event ntuple with 30 branches (24 flat, a counter and 5 jagged), a
-   dataset with 10 features that together read all 30 branches, step_size
-   50 MB, two samples split by a selection on the same file, run in a fresh
+   dataset with 10 features that together read all 30 branches, the
+   config's default step_size, two samples split by a selection on the same file, run in a fresh
    subprocess.  Target: peak RSS < 1 GB.
 2. Throughput: a 1M-event ntuple with the generator's ``Events`` branches
    (two files of 500k events: a signal and a background sample, each with a
@@ -53,8 +53,9 @@ import uproot
 import uproot.compression
 
 from hepmlp.allocator import keep_freed_memory
+from hepmlp.config import schema_default
 
-STEP_SIZE = "50 MB"
+STEP_SIZE = schema_default("reading", "step_size")  # the config's default reading.step_size
 WRITE_CHUNK = 250_000
 
 EVENT_FEATURES = {

@@ -35,11 +35,14 @@ def calorimeter_blocks(
     ``generate`` is the config's ``generate`` section; ``n_events`` defaults
     to ``generate.calorimeter.events``.
     """
-    section = generate.get("calorimeter") or {}
+    from hepmlp.config import validate_section
+
+    generate = validate_section(generate or {}, "generate")  # the schema's checks and defaults
+    section = generate["calorimeter"]
     parameters = CalorimeterParameters.from_config(section)
-    seed = job_integer(generate.get("seed", 0), "generate.seed", minimum=0)
+    seed = job_integer(generate["seed"], "generate.seed", minimum=0)
     chunk = job_integer(chunk, "chunk index (--chunk)", minimum=0)
-    n_events = section.get("events", 100_000) if n_events is None else n_events
+    n_events = section["events"] if n_events is None else n_events
     n_events = job_integer(n_events, "number of events to generate (--events / generate.calorimeter.events)", minimum=1)
     rng = numpy_generator(seed, "calorimeter", chunk)
     for first in range(0, n_events, block_size):

@@ -57,19 +57,18 @@ class EventsConfig:
 
     @classmethod
     def from_config(cls, generate: Mapping[str, Any] | None) -> EventsConfig:
-        generate = generate or {}
-        events = generate.get("events") or {}
-        processes = events.get("processes") or {}
-        if not isinstance(processes, Mapping) or not processes:
+        from hepmlp.config import validate_section
+
+        generate = validate_section(generate or {}, "generate")  # the schema's checks and defaults
+        events = generate["events"]
+        processes = events["processes"]
+        if not processes:
             raise UserError("generate.events.processes: no process defined; add name -> list of Pythia settings")
-        energy = events.get("energy_cm", 13000.0)
-        if not isinstance(energy, int | float) or isinstance(energy, bool) or not energy > 0:
-            raise UserError(f"generate.events.energy_cm: must be a positive number of GeV, got {energy!r}")
         return cls(
-            seed=job_integer(generate.get("seed", 0), "generate.seed", minimum=0),
-            energy_cm=float(energy),
-            events_per_chunk=job_integer(events.get("events_per_chunk", 2500), "generate.events.events_per_chunk"),
-            chunks=job_integer(events.get("chunks", 1), "generate.events.chunks"),
+            seed=job_integer(generate["seed"], "generate.seed", minimum=0),
+            energy_cm=float(events["energy_cm"]),
+            events_per_chunk=events["events_per_chunk"],
+            chunks=events["chunks"],
             processes={str(name): settings for name, settings in processes.items()},
             detector=DetectorParameters.from_config(events.get("detector")),
         )
