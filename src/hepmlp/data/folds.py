@@ -58,12 +58,13 @@ def validation_fold(fold: int, k: int) -> int | None:
     return (fold + 1) % k if k >= 3 else None
 
 
-def fold_roles(folds: np.ndarray, fold: int, k: int, *, fractions: Sequence[float] = (0.6, 0.2),
-               seed: int = 1) -> np.ndarray:
+def fold_roles(folds: np.ndarray, fold: int, k: int, *, fractions: Sequence[float] | None = None,
+               seed: int | None = None) -> np.ndarray:
     """Role codes ``(n,)`` int8 (``TRAIN``, ``VALIDATION``, ``TEST``) of every event for fold model ``fold``.
 
     ``folds``: each event's fold ``(n,)``; ``fractions``: ``(split.train,
-    split.validation)``, used only for k = 2 (see the module docstring).
+    split.validation)`` and ``seed``: ``split.seed``, needed (and used) only
+    for k = 2 (see the module docstring).
     """
     folds = np.asarray(folds)
     if not 0 <= fold < k:
@@ -74,6 +75,8 @@ def fold_roles(folds: np.ndarray, fold: int, k: int, *, fractions: Sequence[floa
     if validation is not None:
         roles[folds == validation] = VALIDATION
         return roles
+    if fractions is None or seed is None:
+        raise ValueError("k = 2 shares the other fold between training and validation: pass fractions and seed")
     training = np.flatnonzero(folds != fold)
     share = fractions[1] / (fractions[0] + fractions[1]) if fractions[0] + fractions[1] > 0 else 0.0
     n_validation = int(round(len(training) * share))

@@ -15,7 +15,7 @@ import numpy as np
 
 from hepmlp.evaluate.distribution_plots import WeightedSample, normalised_histogram
 from hepmlp.evaluate.metrics import PermutationImportance
-from hepmlp.evaluate.style import DEFAULT_FORMATS, colour, new_figure, new_panel_grid, save_figure
+from hepmlp.evaluate.style import DEFAULT_BINS, DEFAULT_FORMATS, colour, new_figure, new_panel_grid, save_figure
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FUNCTIONS = {"sqrt", "abs", "log", "exp", "sin", "cos", "tan", "arctan2", "sinh", "cosh",
@@ -71,7 +71,7 @@ def plot_feature_distributions(
     stem: str | os.PathLike,
     *,
     expressions: Mapping[str, str] | None = None,
-    n_bins: int = 40,
+    n_bins: int = DEFAULT_BINS,
     formats: Sequence[str] = DEFAULT_FORMATS,
     axis_labels: Sequence[str] | None = None,
     title: str | None = None,

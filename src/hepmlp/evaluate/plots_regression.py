@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from hepmlp.evaluate.resolution import ResolutionFit
-from hepmlp.evaluate.style import DEFAULT_FORMATS, new_figure, save_figure, use_hep_style
+from hepmlp.evaluate.style import DEFAULT_BINS, DEFAULT_FORMATS, new_figure, save_figure, use_hep_style
 
 STYLE = {
     "raw": {"color": "0.45", "marker": "s", "label": "raw (EM scale)"},
@@ -103,7 +103,7 @@ def plot_resolution(
 
 
 def plot_calibrated_vs_true(
-    e_true: np.ndarray, calibrated: dict[str, np.ndarray], stem: str | os.PathLike, *, bins: int = 40,
+    e_true: np.ndarray, calibrated: dict[str, np.ndarray], stem: str | os.PathLike, *, bins: int = DEFAULT_BINS,
     formats=DEFAULT_FORMATS,
 ):
     """2-D histograms of E_calib vs E_true (shape (n,) each), log axes, one panel per method.
@@ -141,7 +141,7 @@ def plot_ratio_distributions(
     stem: str | os.PathLike,
     *,
     weights: np.ndarray | None = None,
-    bins: int = 40,
+    bins: int = DEFAULT_BINS,
     formats=DEFAULT_FORMATS,
 ):
     """Normalised E_calib/E_true distributions, one panel per E_true range, methods overlaid."""

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from hepmlp.config import schema_default  # noqa: E402
 
 DEFAULT_FORMATS = tuple(schema_default("plots", "formats"))   # the config schema is their one home
+DEFAULT_BINS = schema_default("plots", "bins")                  # and of the histograms' bin count
 # The ten-colour palette of M. Petroff (arXiv:2107.02270), as CMS uses it: distinct, colour-blind safe.
 PALETTE = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6",
            "#a96b59", "#e76300", "#b9ac70", "#717581", "#92dadd")

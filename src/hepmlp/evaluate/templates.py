@@ -40,6 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from hepmlp.choices import check_choice
+from hepmlp.config import schema_default
+
+# the defaults of classification.templates, whose one home is the config schema
+DEFAULT_BINNING = schema_default("classification", "templates", "binning")
+DEFAULT_BINS = schema_default("classification", "templates", "bins")
+DEFAULT_MIN_BACKGROUND_EVENTS = schema_default("classification", "templates", "min_background_events")
 
 BINNINGS = ("flat_signal", "uniform")
 
@@ -199,8 +205,9 @@ def merge_from_right(edges, background_scores, background_weights, *, min_events
     return np.asarray(edges)
 
 
-def template_edges(scores, is_signal, weights, *, binning: str = "flat_signal", bins: int = 20,
-                   min_background_events: int = 10, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+def template_edges(scores, is_signal, weights, *, binning: str = DEFAULT_BINNING, bins: int = DEFAULT_BINS,
+                   min_background_events: int = DEFAULT_MIN_BACKGROUND_EVENTS, low: float = 0.0,
+                   high: float = 1.0) -> np.ndarray:
     """The template binning of the module docstring (``flat_signal`` or ``uniform``), merged from the right.
 
     Returns the edges ``(m + 1,)`` with m ≤ ``bins``, from ``low`` to ``high``.
