@@ -8,7 +8,9 @@ import pytest
 from hepmlp.evaluate import baselines
 from hepmlp.evaluate.distribution_plots import WeightedSample, normalised_histogram
 from hepmlp.evaluate.input_plots import axis_label, feature_bins, feature_unit
-from hepmlp.evaluate.roc_plots import plot_roc_panels
+from hepmlp.evaluate.metrics import RocCurve
+from hepmlp.evaluate.roc_plots import draw_roc, plot_roc_panels
+from hepmlp.evaluate.style import new_figure
 
 
 @pytest.mark.parametrize(
@@ -53,3 +55,15 @@ def test_unknown_names_list_the_valid_ones(tmp_path):
         baselines.train_baseline("xgboost", data)
     with pytest.raises(ValueError, match="valid: roc, rejection"):
         plot_roc_panels({}, tmp_path / "x", kind="det")
+
+
+def test_roc_legend_names_the_scored_events():
+    """With k folds the solid curve is out-of-fold and the dashed one in-fold; the AUC is the trapezoid area."""
+    curve = RocCurve(np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.9, 1.0]), np.array([np.inf, 0.5, 0.0]))
+    reference = RocCurve(np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([np.inf, 0.0]))
+    figure, ax = new_figure()
+    draw_roc(ax, {"": curve}, reference_curves={"": reference}, main_suffix="out-of-fold", reference_suffix="in-fold")
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    # trapezoids: 0.5 * (0 + 0.9) / 2 + 0.5 * (0.9 + 1) / 2 = 0.7
+    assert "out-of-fold (AUC = 0.7000)" in labels and "in-fold (AUC = 0.5000)" in labels
+    assert not any("test" in label or "train" in label for label in labels)

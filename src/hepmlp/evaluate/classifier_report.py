@@ -89,14 +89,16 @@ def _score_figures(plots: Path, classes, evaluation: Evaluation, details: Classi
                    formats, physics: PhysicsResult | None = None) -> None:
     train, test = evaluation.train, evaluation.test
     test_label = "out-of-fold" if evaluation.kfold else "test"
+    # with k folds the reference curve scores each event with a fold model that trained on it
+    suffixes = {"main_suffix": test_label, "reference_suffix": "in-fold" if evaluation.kfold else "train"}
     band_label = _band_label(physics)
     if len(classes) == 2:
         test_curve, train_curve = {"": details.roc_test[""]}, {"": details.roc_train[""]}
         bands = {"": physics.roc_band} if physics else None
-        plot_roc(test_curve, plots / "roc", reference_curves=train_curve, formats=formats, bands=bands,
+        plot_roc(test_curve, plots / "roc", reference_curves=train_curve, formats=formats, bands=bands, **suffixes,
                  band_label=band_label, **({"title": "every event, out-of-fold"} if evaluation.kfold else {}))
         plot_rejection(test_curve, plots / "roc_rejection", reference_curves=train_curve, formats=formats,
-                       bands=bands, band_label=band_label)
+                       bands=bands, band_label=band_label, **suffixes)
         pvalues = details.ks_pvalues[""]
         plot_train_test(
             _class_samples(test, classes, None), _class_samples(train, classes, None), plots / "score_distribution",
@@ -108,9 +110,10 @@ def _score_figures(plots: Path, classes, evaluation: Evaluation, details: Classi
         roc_train = {name: details.roc_train[name] for name in classes}
         bands = {SIGNAL_CLASS: physics.roc_band} if physics else None
         plot_roc(roc_test, plots / "roc", reference_curves=roc_train, title=f"one vs rest ({test_label})",
-                 formats=formats, bands=bands, band_label=band_label)
+                 formats=formats, **suffixes, bands=bands, band_label=band_label)
         plot_rejection(roc_test, plots / "roc_rejection", reference_curves=roc_train,
-                       title=f"one vs rest ({test_label})", formats=formats, bands=bands, band_label=band_label)
+                       title=f"one vs rest ({test_label})", formats=formats, bands=bands, band_label=band_label,
+                       **suffixes)
         panels = [
             ScorePanel(_class_samples(test, classes, index), _class_samples(train, classes, index),
                        details.ks_pvalues[name], f"Score of class {name}")

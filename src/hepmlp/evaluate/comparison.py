@@ -135,11 +135,11 @@ def ranking_summary(table: pd.DataFrame, *, where: str = "test events") -> str:
     return text
 
 
-def best_model_summary(table: pd.DataFrame, ranking_column: str) -> str:
-    """The sentence comparing the best hepmlp model with the scikit-learn MLP."""
+def best_model_summary(table: pd.DataFrame, ranking_column: str, *, where: str = "test set") -> str:
+    """The sentence comparing the best hepmlp model with the scikit-learn MLP (``where``: the scored events)."""
     hepmlp_rows = table[table["kind"] == "hepmlp"]
     best = hepmlp_rows.loc[hepmlp_rows[ranking_column].idxmax()]
-    text = f"Best hepmlp model: **{best['model']}**, test {ranking_column} = {best[ranking_column]:.4f}."
+    text = f"Best hepmlp model: **{best['model']}**, {ranking_column} ({where}) = {best[ranking_column]:.4f}."
     reference = table[table["model"] == "sklearn_mlp"]
     if len(reference):
         reference_auc = float(reference[ranking_column].iloc[0])
@@ -279,14 +279,14 @@ def compare_models(spec: ComparisonSpec, dataset_dir: str | os.PathLike, model_d
         table.to_csv(csv_tmp, index=False)
         markdown_tmp.write_text(
             f"# Classifier comparison ({where})\n\n" + markdown_table(table, MARKDOWN_COLUMNS)
-            + "\n" + best_model_summary(table, ranking_column) + "\n"
+            + "\n" + best_model_summary(table, ranking_column, where=where) + "\n"
             + ("\n" + ranking_summary(table, where=events_text) + "\n" if "rank" in table.columns else "")
         )
         plots_tmp.mkdir()
         baseline_names = {row["model"] for row in rows if row["kind"] == "baseline"}
         _comparison_figures(plots_tmp, classes, curves, baseline_names, histories, formats, where=where)
     if progress:
-        print("compare-models: " + best_model_summary(table, ranking_column), file=sys.stderr)
+        print("compare-models: " + best_model_summary(table, ranking_column, where=where), file=sys.stderr)
         if "rank" in table.columns:
             print("compare-models: " + ranking_summary(table, where=events_text), file=sys.stderr)
     return table

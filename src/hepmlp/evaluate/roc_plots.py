@@ -3,8 +3,8 @@
 Each drawing function takes ``curves`` (label -> ``RocCurve``, drawn solid)
 and optional ``reference_curves`` (same labels, drawn dashed in the same
 colour, e.g. the train set under the test set; the solid curves are then
-labelled "test").  A single binary classifier uses the label ``""``.  Curves
-whose label is in ``dashed`` are drawn dashed (the baselines in a comparison).  ``bands`` (label ->
+labelled ``main_suffix``: "test" unless told, "out-of-fold" with k folds).  A
+single binary classifier uses the label ``""``.  Curves whose label is in ``dashed`` are drawn dashed (the baselines in a comparison).  ``bands`` (label ->
 ``RocBand``, ε_S intervals at fixed ε_B from the bootstrap) are shaded in the curve's colour, their legend
 entry named by ``band_label``.  ``plot_*`` wrap them in a styled figure saved with ``style.save_figure``.
 """
@@ -30,8 +30,8 @@ def _legend_label(label: str, curve: RocCurve) -> str:
 
 
 def _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one, bands=None, draw_band=None,
-                band_label: str = "bootstrap interval") -> None:
-    main_suffix = "test" if reference_curves else ""
+                band_label: str = "bootstrap interval", main_suffix: str = "test") -> None:
+    main_suffix = main_suffix if reference_curves else ""
     for index, (label, curve) in enumerate(curves.items()):
         line_colour = colour(index)
         if bands and label in bands:
@@ -52,6 +52,7 @@ def draw_roc(
     *,
     reference_curves: Mapping[str, RocCurve] | None = None,
     reference_suffix: str = "train",
+    main_suffix: str = "test",
     dashed: Collection[str] = (),
     legend_title: str | None = None,
     bands: Mapping | None = None,
@@ -66,7 +67,8 @@ def draw_roc(
         ax.fill_between(band.grid, band.low, band.high, **style)
 
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="random guess")
-    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one, bands, draw_band, band_label)
+    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one, bands, draw_band, band_label,
+                main_suffix)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(BACKGROUND_EFFICIENCY_LABEL)
@@ -80,6 +82,7 @@ def draw_rejection(
     *,
     reference_curves: Mapping[str, RocCurve] | None = None,
     reference_suffix: str = "train",
+    main_suffix: str = "test",
     dashed: Collection[str] = (),
     legend_title: str | None = None,
     bands: Mapping | None = None,
@@ -98,7 +101,8 @@ def draw_rejection(
         ax.fill_betweenx(1.0 / np.asarray(band.grid)[keep], np.asarray(band.low)[keep],
                          np.asarray(band.high)[keep], **style)
 
-    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one, bands, draw_band, band_label)
+    _draw_pairs(ax, curves, reference_curves, reference_suffix, dashed, draw_one, bands, draw_band, band_label,
+                main_suffix)
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
     ax.set_xlabel(SIGNAL_EFFICIENCY_LABEL)
@@ -114,6 +118,7 @@ def plot_roc(
     *,
     reference_curves: Mapping[str, RocCurve] | None = None,
     reference_suffix: str = "train",
+    main_suffix: str = "test",
     dashed: Collection[str] = (),
     title: str | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
@@ -122,8 +127,8 @@ def plot_roc(
 ):
     """Save the ε_S-vs-ε_B figure as ``stem.<format>``; return the paths."""
     figure, ax = new_figure()
-    draw_roc(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, dashed=dashed,
-             legend_title=title, bands=bands, band_label=band_label)
+    draw_roc(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix,
+             main_suffix=main_suffix, dashed=dashed, legend_title=title, bands=bands, band_label=band_label)
     return save_figure(figure, stem, formats)
 
 
@@ -133,6 +138,7 @@ def plot_rejection(
     *,
     reference_curves: Mapping[str, RocCurve] | None = None,
     reference_suffix: str = "train",
+    main_suffix: str = "test",
     dashed: Collection[str] = (),
     title: str | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
@@ -141,8 +147,8 @@ def plot_rejection(
 ):
     """Save the rejection-vs-ε_S figure as ``stem.<format>``; return the paths."""
     figure, ax = new_figure()
-    draw_rejection(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix, dashed=dashed,
-                   legend_title=title, bands=bands, band_label=band_label)
+    draw_rejection(ax, curves, reference_curves=reference_curves, reference_suffix=reference_suffix,
+                   main_suffix=main_suffix, dashed=dashed, legend_title=title, bands=bands, band_label=band_label)
     return save_figure(figure, stem, formats)
 
 
