@@ -15,14 +15,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from hepmlp.errors import UserError
+from hepmlp.evaluate.classifier_metrics import SIGNAL_CLASS
 from hepmlp.evaluate.evaluation import SCORE_COLUMN, Evaluation
 from hepmlp.evaluate.physics import PhysicsResult, evaluate_physics
 from hepmlp.evaluate.scoring import WEIGHT_COLUMN
 from hepmlp.evaluate.templates import TemplateError
 from hepmlp.io.template_files import template_histograms
 from hepmlp.specs import PhysicsSpec
-
-SIGNAL_CLASS = "signal"
 
 
 def has_signal(classes: Sequence[str]) -> bool:
